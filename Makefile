@@ -1,0 +1,53 @@
+# Two commands from a fresh clone: `make run` serves the archive, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+export DJANGO_SETTINGS_MODULE := archive.settings
+
+.PHONY: run dev test lint bench install system-deps migrate
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstalled whenever pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+install: $(VENV)/.installed-run
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py import_seeds
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+
+run: migrate
+	$(BIN)/python manage.py check --deploy --fail-level ERROR
+	exec $(BIN)/gunicorn archive.wsgi:application --config archive/gunicorn.conf.py --bind $(HOST):$(PORT)
+
+dev: migrate
+	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Browsers and the HTML checker's Java come from Debian; installed here when missing and we are root.
+system-deps:
+	@bash .ci/system-deps.sh
+
+test: $(VENV)/.installed-test system-deps
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+
+bench: migrate system-deps
+	$(BIN)/python tests/bench/run_bench.py

@@ -1,0 +1,73 @@
+"""Moderation in the Django admin: responses filtered by status, type and post, with WordPress's bulk
+actions. Archived posts are read-only here except their open/closed switches."""
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.utils.html import format_html
+
+from . import markup, moderation
+from .models import Comment, Post
+
+
+@admin.register(Post)
+class PostAdmin(admin.ModelAdmin):
+    list_display = ["title", "slug", "imported_at", "comments_open", "pings_open", "public_responses"]
+    list_editable = ["comments_open", "pings_open"]
+    search_fields = ["title", "slug", "source_name"]
+    readonly_fields = ["title", "slug", "body", "source_name", "sha256", "encoding", "chrome", "imported_at",
+                       "original_link"]  # fmt: skip
+    exclude = ["original"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("original", "body").annotate(
+            n_public=Count("comments", filter=Q(comments__status=Comment.Status.APPROVED))
+        )
+
+    @admin.display(description="Public responses", ordering="n_public")
+    def public_responses(self, obj: Post) -> int:
+        return obj.n_public
+
+    @admin.display(description="Original")
+    def original_link(self, obj: Post) -> str:
+        return format_html('<a href="{}">{}</a>', obj.get_original_url(), obj.source_name)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # posts come from seed files only (manage.py import_seeds)
+
+
+def _status_action(status: str, label: str):
+    def action(modeladmin, request, queryset):
+        changed = moderation.set_status(queryset, status)
+        modeladmin.message_user(request, f"{changed} response(s) changed.", messages.SUCCESS)
+
+    action.__name__ = f"mark_{status}"
+    return admin.action(description=label)(action)
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    list_display = ["display_author", "kind", "status", "post", "created_at", "excerpt", "ip_address"]
+    list_filter = ["status", "kind", "post"]
+    list_select_related = ["post"]
+    search_fields = ["author", "author_email", "author_url", "content", "title", "blog_name", "ip_address"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["parent", "thread"]
+    readonly_fields = ["post", "kind", "content_html", "ip_address", "user_agent", "created_at", "modified_at"]
+    actions = [
+        _status_action(Comment.Status.APPROVED, "Approve"),
+        _status_action(Comment.Status.PENDING, "Unapprove"),
+        _status_action(Comment.Status.SPAM, "Mark as spam"),
+        _status_action(Comment.Status.TRASH, "Move to trash"),
+    ]
+
+    @admin.display(description="Response")
+    def excerpt(self, obj: Comment) -> str:
+        text = obj.content if obj.kind == Comment.Kind.COMMENT else f"{obj.title} — {obj.content}"
+        return text[:80] + ("…" if len(text) > 80 else "")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj.content_html = markup.render_comment(obj.content) if obj.kind == Comment.Kind.COMMENT else ""
+        super().save_model(request, obj, form, change)

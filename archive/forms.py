@@ -1,0 +1,81 @@
+"""The "Leave a Reply" form: WordPress's field names, limits and messages, and its own spam trap.
+
+Wiring only: whether the reply is a duplicate, a flood or held for moderation is `policy`'s business.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+# WordPress's limits, in bytes of UTF-8, as its database columns hold them.
+MAX_BYTES = {"author": 245, "email": 100, "url": 200, "comment": 65525}
+TOO_LONG = {
+    "author": "Your name is too long.",
+    "email": "Your email address is too long.",
+    "url": "Your URL is too long.",
+    "comment": "Your comment is too long.",
+}
+CONSENT_FIELD = "wp-comment-cookies-consent"
+HONEYPOT_FIELD = "hp_homepage"
+
+
+def byte_limit(name: str):
+    def validate(value: str) -> None:
+        if len(value.encode("utf-8", "surrogatepass")) > MAX_BYTES[name]:
+            raise ValidationError(TOO_LONG[name], code="too_long")
+
+    return validate
+
+
+class ReplyForm(forms.Form):
+    """Field names and ids are WordPress's own, so themes' CSS and scripts, and people's habits, still fit."""
+
+    comment = forms.CharField(
+        validators=[byte_limit("comment")],
+        error_messages={"required": "Please type your comment text."},
+    )
+    author = forms.CharField(
+        required=False,
+        validators=[byte_limit("author")],
+        error_messages={"required": "Please enter your name."},
+    )
+    email = forms.EmailField(
+        required=False,
+        validators=[byte_limit("email")],
+        error_messages={"required": "Please enter your email address.",
+                        "invalid": "Please enter a valid email address."},
+    )  # fmt: skip
+    url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        validators=[byte_limit("url"), URLValidator(schemes=["http", "https"])],
+        error_messages={"invalid": "Please enter a web address that starts with http:// or https://."},
+    )
+    comment_post_ID = forms.IntegerField(widget=forms.HiddenInput)  # noqa: N815 (WordPress's name)
+    comment_parent = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    # A field people never see; programs that fill every field fill it too.
+    hp_homepage = forms.CharField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "%s")
+        super().__init__(*args, **kwargs)
+        self.fields[CONSENT_FIELD] = forms.BooleanField(required=False)
+        required = settings.ARCHIVE_REQUIRE_NAME_EMAIL
+        self.fields["author"].required = required
+        self.fields["email"].required = required
+
+    @property
+    def remember(self) -> bool:
+        return bool(self.cleaned_data.get(CONSENT_FIELD))
+
+    @property
+    def is_spam(self) -> bool:
+        return bool(self.cleaned_data.get(HONEYPOT_FIELD))
+
+    def value_of(self, name: str) -> str:
+        """What the reader typed, for putting back into the form whatever went wrong."""
+        value = self.data.get(name, "") if self.is_bound else self.initial.get(name, "")
+        return value if isinstance(value, str) else ""

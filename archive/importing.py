@@ -1,0 +1,72 @@
+"""Seed files → Post rows. The identity of an import is the file's name: the same name with the same bytes
+is "unchanged", with other bytes "updated" (the slug, once given, never changes: it is a permalink)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from . import seeds
+from .models import Post
+
+SLUG_MAX = 200
+RESERVED_SLUGS = frozenset({"admin", "static", "comments"})  # first path segments the site itself uses
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    name: str
+    outcome: str  # "created", "updated", "unchanged" or "error"
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "error"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.outcome}" + (f": {self.detail}" if self.detail else "")
+
+
+def unique_slug(title: str) -> str:
+    """WordPress's rule: the title's slug, then -2, -3, … while another post holds it."""
+    base = slugify(title)[: SLUG_MAX - 8].strip("-") or "post"
+    slug, n = base, 1
+    while slug in RESERVED_SLUGS or Post.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def import_file(path: Path) -> ImportResult:
+    name = path.name
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return ImportResult(name, "error", f"cannot be read ({exc.strerror or exc})")
+    try:
+        parsed = seeds.parse(raw)
+    except seeds.SeedError as exc:
+        return ImportResult(name, "error", str(exc))
+    note = "decoded as Windows-1252" if parsed.encoding == "cp1252" else ""
+    fields = {
+        "title": parsed.title,
+        "body": parsed.body,
+        "original": raw,
+        "sha256": parsed.sha256,
+        "encoding": parsed.encoding,
+        "chrome": parsed.chrome,
+    }
+    with transaction.atomic():
+        post = Post.objects.filter(source_name=name).first()
+        if post is None:
+            Post.objects.create(source_name=name, slug=unique_slug(parsed.title), **fields)
+            return ImportResult(name, "created", note)
+        if post.sha256 == parsed.sha256:
+            return ImportResult(name, "unchanged")
+        for key, value in fields.items():
+            setattr(post, key, value)
+        post.save()
+        return ImportResult(name, "updated", note)

@@ -1,0 +1,128 @@
+"""Post and Comment, and the query rules that decide who sees what. No HTTP knowledge here."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from . import seeds
+
+
+class Post(models.Model):
+    """An archived article. Everything but the two open/closed switches is read-only after import."""
+
+    title = models.CharField(max_length=500)
+    slug = models.SlugField(max_length=200, unique=True, allow_unicode=False)
+    body = models.TextField(help_text="The article text after the title, chrome removed, never markup.")
+    source_name = models.CharField(
+        max_length=255, unique=True, help_text="The seed's file name: the identity key of an import."
+    )
+    original = models.BinaryField(help_text="The seed file's bytes, exactly as archived.")
+    sha256 = models.CharField("SHA-256", max_length=64)
+    encoding = models.CharField(max_length=20, help_text="How the original bytes were decoded.")
+    chrome = models.JSONField(default=list, blank=True, help_text="Theme lines found after the article.")
+    imported_at = models.DateTimeField(default=timezone.now)
+    comments_open = models.BooleanField(default=True)
+    pings_open = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-imported_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("archive:post", args=[self.slug])
+
+    def get_trackback_url(self) -> str:
+        return reverse("archive:trackback", args=[self.slug])
+
+    def get_original_url(self) -> str:
+        return reverse("archive:original", args=[self.slug])
+
+    @property
+    def blocks(self) -> list[seeds.Block]:
+        return seeds.split_blocks(self.body)
+
+
+class CommentQuerySet(models.QuerySet):
+    def public(self) -> CommentQuerySet:
+        return self.filter(status=Comment.Status.APPROVED)
+
+    def visible_to(self, pending_ids: frozenset[int] | set[int]) -> CommentQuerySet:
+        """Public responses plus the reader's own held replies (known from their signed cookie)."""
+        if not pending_ids:
+            return self.public()
+        return self.filter(Q(status=Comment.Status.APPROVED) | Q(status=Comment.Status.PENDING, pk__in=pending_ids))
+
+
+class Comment(models.Model):
+    class Kind(models.TextChoices):
+        COMMENT = "comment", "Comment"
+        TRACKBACK = "trackback", "Trackback"
+        PINGBACK = "pingback", "Pingback"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        SPAM = "spam", "Spam"
+        TRASH = "trash", "Trash"
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
+    )
+    thread = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The top-level comment of this thread, so one page of threads is one query.",
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.COMMENT)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    author = models.CharField(max_length=245, blank=True)
+    author_email = models.EmailField(max_length=100, blank=True)
+    author_url = models.URLField(max_length=200, blank=True)
+    content = models.TextField(blank=True, help_text="What the commenter typed (Markdown), or a ping's excerpt.")
+    content_html = models.TextField(blank=True, help_text="Sanitised HTML rendered from content when saved.")
+    title = models.CharField(max_length=260, blank=True, help_text="A ping's title.")
+    blog_name = models.CharField(max_length=260, blank=True, help_text="A ping's blog name.")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    modified_at = models.DateTimeField(auto_now=True)
+    dedupe_key = models.CharField(
+        max_length=64,
+        editable=False,
+        help_text="Digest of what makes two responses the same; unique per post outside the trash.",
+    )
+
+    objects = CommentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["post", "status", "parent", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["post", "dedupe_key"],
+                condition=~Q(status="trash"),
+                name="comment_unique_outside_trash",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.display_author} on {self.post}"
+
+    @property
+    def display_author(self) -> str:
+        if self.kind != self.Kind.COMMENT:
+            return self.blog_name or self.title or self.author_url
+        return self.author or "Anonymous"
+
+    @property
+    def is_public(self) -> bool:
+        return self.status == self.Status.APPROVED

@@ -1,0 +1,166 @@
+"""The comment rules, shared by the reply form and the TrackBack endpoint: open/closed, duplicates, flood,
+moderation. Plain functions over a `Candidate`; the caller turns a `Rejected` into its own answer.
+
+The order is WordPress's: closed, duplicate (409), flood (429), then the moderation outcome. The checks and
+the insert run in one transaction; on SQLite it takes the write lock at BEGIN (transaction_mode IMMEDIATE),
+so two requests cannot both pass the checks, and the database's unique constraint on `dedupe_key` holds the
+duplicate rule on every backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import markup
+from .models import Comment, Post
+
+DUPLICATE_MESSAGE = "Duplicate comment detected; it looks as though you’ve already said that!"
+DUPLICATE_PING_MESSAGE = "There is already a ping from that URL for this post."
+FLOOD_MESSAGE = "You are posting comments too quickly. Slow down."
+COMMENTS_CLOSED_MESSAGE = "Sorry, comments are closed for this item."
+PINGS_CLOSED_MESSAGE = "Sorry, trackbacks are closed for this item."
+MODERATION_CHOICES = ("open", "first-time", "all")
+
+
+class Rejected(Exception):
+    """A rule refused the response. `status` is the HTTP status WordPress gives the same refusal."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class Candidate:
+    post: Post
+    kind: str = Comment.Kind.COMMENT
+    parent: Comment | None = None
+    author: str = ""
+    email: str = ""
+    url: str = ""
+    content: str = ""
+    title: str = ""
+    blog_name: str = ""
+    ip_address: str | None = None
+    user_agent: str = ""
+    is_spam: bool = False  # a trap (the honeypot) already caught it
+
+    @property
+    def is_ping(self) -> bool:
+        return self.kind != Comment.Kind.COMMENT
+
+    def dedupe_key(self) -> str:
+        """WordPress's duplicate rules: a reply repeats one with the same parent, author, email and text;
+        a ping repeats any earlier ping of the same post from the same URL."""
+        if self.is_ping:
+            parts = ["ping", self.url]
+        else:
+            parts = ["comment", str(self.parent.pk if self.parent else 0), self.author, self.email, self.content]
+        return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def check_open(candidate: Candidate) -> None:
+    if candidate.is_ping and not candidate.post.pings_open:
+        raise Rejected(PINGS_CLOSED_MESSAGE, 403)
+    if not candidate.is_ping and not candidate.post.comments_open:
+        raise Rejected(COMMENTS_CLOSED_MESSAGE, 403)
+
+
+def duplicate_rejection(candidate: Candidate) -> Rejected:
+    return Rejected(DUPLICATE_PING_MESSAGE if candidate.is_ping else DUPLICATE_MESSAGE, 409)
+
+
+def check_duplicate(candidate: Candidate, key: str) -> None:
+    existing = Comment.objects.filter(post=candidate.post, dedupe_key=key).exclude(status=Comment.Status.TRASH)
+    if existing.exists():
+        raise duplicate_rejection(candidate)
+
+
+def check_flood(candidate: Candidate) -> None:
+    """A second response from the same IP (or, for replies, the same email) inside the window."""
+    seconds = settings.ARCHIVE_COMMENT_FLOOD_SECONDS
+    if seconds <= 0:
+        return
+    same_sender = Q(ip_address=candidate.ip_address) if candidate.ip_address else Q()
+    if candidate.email:
+        same_sender |= Q(author_email__iexact=candidate.email)
+    if not same_sender:
+        return
+    since = timezone.now() - timedelta(seconds=seconds)
+    if Comment.objects.filter(same_sender, created_at__gte=since).exists():
+        raise Rejected(FLOOD_MESSAGE, 429)
+
+
+def matches_blocklist(candidate: Candidate) -> bool:
+    haystack = "\n".join(
+        [candidate.author, candidate.email, candidate.url, candidate.content, candidate.title,
+         candidate.blog_name, candidate.ip_address or "", candidate.user_agent]
+    ).lower()  # fmt: skip
+    return any(word.lower() in haystack for word in settings.ARCHIVE_COMMENT_BLOCKLIST)
+
+
+def moderation_status(candidate: Candidate, content_html: str) -> str:
+    """Spam if a trap caught it; held for the blocklist, for too many links, or by the site's policy."""
+    if candidate.is_spam:
+        return Comment.Status.SPAM
+    if matches_blocklist(candidate):
+        return Comment.Status.PENDING
+    if not candidate.is_ping and markup.count_links(content_html) >= settings.ARCHIVE_COMMENT_MAX_LINKS:
+        return Comment.Status.PENDING
+    policy = settings.ARCHIVE_COMMENT_MODERATION
+    if policy == "all":
+        return Comment.Status.PENDING
+    if policy == "open" or candidate.is_ping:
+        return Comment.Status.APPROVED
+    # "first-time": the same name and email must have a reply approved before.
+    if candidate.author and candidate.email:
+        known = Comment.objects.filter(
+            kind=Comment.Kind.COMMENT,
+            status=Comment.Status.APPROVED,
+            author=candidate.author,
+            author_email__iexact=candidate.email,
+        ).exists()
+        if known:
+            return Comment.Status.APPROVED
+    return Comment.Status.PENDING
+
+
+def accept(candidate: Candidate) -> Comment:
+    """Run every rule and store the response, or raise Rejected having stored nothing."""
+    check_open(candidate)
+    key = candidate.dedupe_key()
+    content_html = "" if candidate.is_ping else markup.render_comment(candidate.content)
+    parent = candidate.parent
+    try:
+        with transaction.atomic():
+            check_duplicate(candidate, key)
+            if not candidate.is_spam:
+                check_flood(candidate)
+            return Comment.objects.create(
+                post=candidate.post,
+                parent=parent,
+                thread=(parent.thread or parent) if parent else None,
+                kind=candidate.kind,
+                status=moderation_status(candidate, content_html),
+                author=candidate.author,
+                author_email=candidate.email,
+                author_url=candidate.url,
+                content=candidate.content,
+                content_html=content_html,
+                title=candidate.title,
+                blog_name=candidate.blog_name,
+                ip_address=candidate.ip_address,
+                user_agent=candidate.user_agent[:255],
+                dedupe_key=key,
+            )
+    except IntegrityError:
+        # Another request stored the same response between our check and our insert.
+        raise duplicate_rejection(candidate) from None

@@ -1,0 +1,68 @@
+"""What the server remembers about one reader, in signed cookies only: the replies they are waiting on
+(so they see them while held) and, if they asked, their name, email and website for the form.
+
+A reader carrying either cookie gets a personal page, never one from the shared page cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.http import HttpRequest, HttpResponse
+
+PENDING_COOKIE = "comment_pending"
+REMEMBER_COOKIE = "comment_author"
+PERSONAL_COOKIES = (PENDING_COOKIE, REMEMBER_COOKIE)
+MAX_PENDING = 20
+
+
+def _read(request: HttpRequest, name: str, max_age: int) -> Any:
+    token = request.COOKIES.get(name)
+    if not token:
+        return None
+    try:
+        return signing.loads(token, salt=f"archive.{name}", max_age=max_age)
+    except signing.BadSignature:  # also raised for an expired or garbled token
+        return None
+
+
+def _write(response: HttpResponse, name: str, value: Any, max_age: int) -> None:
+    token = signing.dumps(value, salt=f"archive.{name}", compress=True)
+    response.set_cookie(
+        name, token, max_age=max_age, httponly=True, samesite="Lax", secure=settings.HTTPS
+    )
+
+
+def is_personal(cookie_names: Container[str]) -> bool:
+    return any(name in cookie_names for name in PERSONAL_COOKIES)
+
+
+def pending_ids(request: HttpRequest) -> frozenset[int]:
+    value = _read(request, PENDING_COOKIE, settings.ARCHIVE_PENDING_VISIBLE_SECONDS)
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(item for item in value if isinstance(item, int))
+
+
+def add_pending(request: HttpRequest, response: HttpResponse, comment_id: int) -> None:
+    ids = sorted(pending_ids(request) | {comment_id})[-MAX_PENDING:]
+    _write(response, PENDING_COOKIE, ids, settings.ARCHIVE_PENDING_VISIBLE_SECONDS)
+
+
+def remembered(request: HttpRequest) -> dict[str, str]:
+    value = _read(request, REMEMBER_COOKIE, settings.ARCHIVE_REMEMBER_SECONDS)
+    if not isinstance(value, dict):
+        return {}
+    return {key: value[key] for key in ("author", "email", "url") if isinstance(value.get(key), str)}
+
+
+def remember(response: HttpResponse, author: str, email: str, url: str) -> None:
+    _write(response, REMEMBER_COOKIE, {"author": author, "email": email, "url": url},
+           settings.ARCHIVE_REMEMBER_SECONDS)  # fmt: skip
+
+
+def forget(response: HttpResponse) -> None:
+    response.delete_cookie(REMEMBER_COOKIE, samesite="Lax")

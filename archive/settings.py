@@ -1,0 +1,214 @@
+"""Every setting the operator may change is read from the environment, with a safe default.
+
+The defaults serve one machine: SQLite in the repository (WAL mode), a file-based cache shared by the
+server's workers, DEBUG off. The README lists every variable.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+import django_cache_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _secret_key(path: Path) -> str:
+    """A key generated once per checkout and kept out of git, so no constant key is ever shipped."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(50)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker wrote it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _secret_key(BASE_DIR / ".secret_key")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "archive",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "archive.urls"
+WSGI_APPLICATION = "archive.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "archive.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so that two
+    # writers queue on the busy timeout instead of failing with "database is locked" half-way through.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0 if env_bool("SQLITE_NO_PERSISTENT", False) else None
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT", 30),
+    }
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME") or None}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache ----------------------------------------------------------------------------------------------
+# File-based by default so that every worker of the production server sees the same page cache and the
+# same invalidation; CACHE_URL=redis://… for several machines, locmem:// for a single process.
+CACHES = {
+    "default": django_cache_url.parse(
+        os.environ.get("CACHE_URL") or f"file://{BASE_DIR / '.cache' / 'django'}"
+    )
+}
+ARCHIVE_PAGE_CACHE = env_bool("ARCHIVE_PAGE_CACHE", True)
+ARCHIVE_PAGE_CACHE_SECONDS = env_int("ARCHIVE_PAGE_CACHE_SECONDS", 24 * 3600)
+
+# --- Auth, i18n, static ---------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if env_bool("ARCHIVE_PLAIN_STATIC", False)
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_MAX_AGE = 365 * 24 * 3600
+
+# --- Security -------------------------------------------------------------------------------------------
+HTTPS = env_bool("DJANGO_HTTPS", False)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "archive.views.csrf_failure"
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# Django refuses larger bodies with 400 before any view reads them; RequestLimitMiddleware refuses with 413
+# from Content-Length before even that.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+ARCHIVE_MAX_FORM_BYTES = env_int("ARCHIVE_MAX_FORM_BYTES", 256 * 1024)
+ARCHIVE_MAX_TRACKBACK_BYTES = env_int("ARCHIVE_MAX_TRACKBACK_BYTES", 64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = ARCHIVE_MAX_FORM_BYTES
+
+# --- The archive's own rules ----------------------------------------------------------------------------
+ARCHIVE_SITE_NAME = os.environ.get("ARCHIVE_SITE_NAME", "The Archive")
+ARCHIVE_SITE_TAGLINE = os.environ.get("ARCHIVE_SITE_TAGLINE", "A scraped WordPress post, kept as it was")
+ARCHIVE_REQUIRE_NAME_EMAIL = env_bool("ARCHIVE_REQUIRE_NAME_EMAIL", True)
+ARCHIVE_COMMENT_FLOOD_SECONDS = env_int("ARCHIVE_COMMENT_FLOOD_SECONDS", 15)
+ARCHIVE_COMMENT_MODERATION = os.environ.get("ARCHIVE_COMMENT_MODERATION", "first-time")
+ARCHIVE_COMMENT_MAX_LINKS = env_int("ARCHIVE_COMMENT_MAX_LINKS", 2)
+ARCHIVE_COMMENT_BLOCKLIST = [
+    line.strip() for line in os.environ.get("ARCHIVE_COMMENT_BLOCKLIST", "").splitlines() if line.strip()
+]
+ARCHIVE_THREAD_DEPTH = env_int("ARCHIVE_THREAD_DEPTH", 5)
+ARCHIVE_COMMENTS_PER_PAGE = env_int("ARCHIVE_COMMENTS_PER_PAGE", 50)
+ARCHIVE_PENDING_VISIBLE_SECONDS = env_int("ARCHIVE_PENDING_VISIBLE_SECONDS", 7 * 24 * 3600)
+ARCHIVE_REMEMBER_SECONDS = env_int("ARCHIVE_REMEMBER_SECONDS", 365 * 24 * 3600)
+ARCHIVE_KEEP_IP_DAYS = env_int("ARCHIVE_KEEP_IP_DAYS", 30)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+}

@@ -1,0 +1,122 @@
+"""The responses of a post as WordPress lists them: threads of replies, paged by top-level thread.
+
+One page costs three queries whatever the number of comments: counts, the page's top-level responses,
+and everything below them (found through `Comment.thread`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import Count, Max, Q
+
+from .models import Comment, Post
+
+
+@dataclass
+class Node:
+    comment: Comment
+    depth: int
+    children: list[Node] = field(default_factory=list)
+
+    @property
+    def can_reply(self) -> bool:
+        return self.depth < settings.ARCHIVE_THREAD_DEPTH and self.comment.is_public
+
+
+@dataclass
+class ThreadPage:
+    nodes: list[Node]
+    number: int
+    num_pages: int
+    public_count: int
+    last_modified: datetime | None
+
+    @property
+    def is_last(self) -> bool:
+        return self.number == self.num_pages
+
+    @property
+    def has_older(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_newer(self) -> bool:
+        return self.number < self.num_pages
+
+
+def per_page() -> int:
+    return max(1, settings.ARCHIVE_COMMENTS_PER_PAGE)
+
+
+def summary(post: Post, pending_ids: frozenset[int]) -> dict:
+    """Counts for the heading and the pager, and the newest change of any response, in one query."""
+    visible = Q(status=Comment.Status.APPROVED)
+    if pending_ids:
+        visible |= Q(status=Comment.Status.PENDING, pk__in=pending_ids)
+    return Comment.objects.filter(post=post).aggregate(
+        public=Count("pk", filter=Q(status=Comment.Status.APPROVED)),
+        top=Count("pk", filter=visible & Q(parent=None)),
+        last=Max("modified_at"),
+    )
+
+
+def thread_page(post: Post, number: int | None, pending_ids: frozenset[int] = frozenset()) -> ThreadPage:
+    """Page `number` of the threads (1 = oldest); None means the newest page, WordPress's default.
+
+    Raises ValueError for a page that does not exist.
+    """
+    counts = summary(post, pending_ids)
+    num_pages = max(1, -(-counts["top"] // per_page()))
+    if number is None:
+        number = num_pages
+    if not 1 <= number <= num_pages:
+        raise ValueError(f"no comment page {number}")
+    visible = Comment.objects.filter(post=post).visible_to(pending_ids)
+    start = (number - 1) * per_page()
+    roots = list(visible.filter(parent=None).order_by("created_at", "id")[start : start + per_page()])
+    below = list(visible.filter(thread__in=roots).order_by("created_at", "id")) if roots else []
+    return ThreadPage(
+        nodes=build_tree(roots, below),
+        number=number,
+        num_pages=num_pages,
+        public_count=counts["public"],
+        last_modified=counts["last"],
+    )
+
+
+def build_tree(roots: list[Comment], below: list[Comment]) -> list[Node]:
+    """Nest replies under their parents. Past the depth limit replies stay at the last level, as in
+    WordPress; a reply whose parent is hidden (held, spam) hangs from its thread's first comment."""
+    max_depth = max(1, settings.ARCHIVE_THREAD_DEPTH)
+    top: list[Node] = []
+    nodes: dict[int, Node] = {}
+    holders: dict[int, list[Node]] = {}  # the list each node sits in
+    for comment in roots:
+        nodes[comment.pk] = Node(comment, 1)
+        holders[comment.pk] = top
+        top.append(nodes[comment.pk])
+    for comment in below:  # oldest first, so a parent is always placed before its replies
+        parent = nodes.get(comment.parent_id) or nodes.get(comment.thread_id)
+        if parent is None:
+            continue
+        if parent.depth < max_depth:
+            node, holder = Node(comment, parent.depth + 1), parent.children
+        else:
+            node, holder = Node(comment, max_depth), holders[parent.comment.pk]
+        holder.append(node)
+        nodes[comment.pk] = node
+        holders[comment.pk] = holder
+    return top
+
+
+def page_of(comment: Comment, pending_ids: frozenset[int] = frozenset()) -> int | None:
+    """The comment page holding `comment`, or None when that is the newest page (the permalink itself)."""
+    root = comment.thread or comment
+    visible = Comment.objects.filter(post_id=comment.post_id, parent=None).visible_to(pending_ids | {root.pk})
+    before = visible.filter(Q(created_at__lt=root.created_at) | Q(created_at=root.created_at, id__lt=root.pk))
+    number = before.count() // per_page() + 1
+    total = visible.count()
+    return None if number >= -(-total // per_page()) else number

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+archive_patterns = [
+    path("", views.index, name="index"),
+    path("comments/post/", views.reply, name="reply"),
+    path("<slug:slug>/", views.post_detail, name="post"),
+    path("<slug:slug>/comment-page-<int:page>/", views.post_detail, name="post-comments"),
+    path("<slug:slug>/original.txt", views.original, name="original"),
+    path("<slug:slug>/trackback/", views.trackback_ping, name="trackback"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include((archive_patterns, "archive"))),
+]
+
+handler404 = "archive.views.not_found"
+handler500 = "archive.views.server_error"

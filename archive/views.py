@@ -1,0 +1,199 @@
+"""Thin views: read the request, hand it to seeds/policy/trackback, choose the template and the status."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import http_date
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from . import policy, readers, threads, trackback
+from .forms import CONSENT_FIELD, ReplyForm
+from .models import Comment, Post
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+@require_safe
+def index(request: HttpRequest) -> HttpResponse:
+    posts = Post.objects.only("title", "slug", "imported_at", "sha256")
+    return render(request, "archive/index.html", {"posts": posts})
+
+
+@require_safe
+def post_detail(request: HttpRequest, slug: str, page: int | None = None) -> HttpResponse:
+    post = get_object_or_404(Post, slug=slug)
+    return post_page(request, post, page=page)
+
+
+def page_url(post: Post, page: int | None) -> str:
+    if page is None:
+        return post.get_absolute_url()
+    return reverse("archive:post-comments", args=[post.slug, page])
+
+
+def public_comment(post: Post, value: object) -> Comment | None:
+    """The public comment of this post that a reply link or `comment_parent` names, or nothing."""
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        return Comment.objects.public().filter(post=post, pk=int(value)).first()
+    return None
+
+
+def post_page(
+    request: HttpRequest,
+    post: Post,
+    *,
+    page: int | None = None,
+    form: ReplyForm | None = None,
+    status: int = 200,
+    notice: str = "",
+) -> HttpResponse:
+    """The article with its responses and the reply form; also the answer to a refused reply, so the
+    reader's text is always still in the form."""
+    pending = readers.pending_ids(request)
+    try:
+        thread_page = threads.thread_page(post, page, pending)
+    except ValueError:
+        raise Http404("No such comment page") from None
+    if form is None:  # `?replytocom=N` is WordPress's reply link for readers without JavaScript
+        reply_to = public_comment(post, request.GET.get("replytocom"))
+        initial = {"comment_post_ID": post.pk, "comment_parent": reply_to.pk if reply_to else 0}
+        form = ReplyForm(initial={**initial, **readers.remembered(request)})
+        consent = bool(readers.remembered(request))
+    else:
+        reply_to = public_comment(post, form.data.get("comment_parent"))
+        consent = bool(form.data.get(CONSENT_FIELD))
+    permalink = request.build_absolute_uri(post.get_absolute_url())
+    context = {
+        "post": post,
+        "threads": thread_page,
+        "form": form,
+        "reply_to": reply_to,
+        "notice": notice,
+        "page_url": page_url(post, page),
+        "consent": consent,
+        "trackback_rdf": trackback.rdf_block(
+            permalink, request.build_absolute_uri(post.get_trackback_url()), post.title
+        ),
+        "require_name_email": settings.ARCHIVE_REQUIRE_NAME_EMAIL,
+    }
+    response = TemplateResponse(request, "archive/post.html", context, status=status)
+    if status == 429:
+        response["Retry-After"] = str(settings.ARCHIVE_COMMENT_FLOOD_SECONDS)
+    if status == 200 and thread_page.last_modified:
+        response["Last-Modified"] = http_date(max(post.imported_at, thread_page.last_modified).timestamp())
+    return response
+
+
+@require_safe
+def original(request: HttpRequest, slug: str) -> HttpResponse:
+    """The seed file's bytes, exactly as archived: BOM, line endings and all."""
+    post = get_object_or_404(Post.objects.only("original", "sha256", "source_name", "imported_at"), slug=slug)
+    response = HttpResponse(bytes(post.original), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="{post.source_name}"'
+    response["Digest"] = f"sha-256={post.sha256}"
+    response["Last-Modified"] = http_date(post.imported_at.timestamp())
+    return response
+
+
+@require_POST
+@never_cache
+def reply(request: HttpRequest) -> HttpResponse:
+    """WordPress's wp-comments-post.php: Post/Redirect/Get on success, the page again on any error."""
+    post_id = request.POST.get("comment_post_ID", "")
+    if not post_id.isdigit():
+        raise Http404("No such post")
+    post = get_object_or_404(Post, pk=int(post_id))
+    form = ReplyForm(request.POST)
+    if not post.comments_open:
+        return post_page(request, post, form=form, status=403, notice=policy.COMMENTS_CLOSED_MESSAGE)
+    if not form.is_valid():
+        return post_page(request, post, form=form, status=400)
+    parent = None
+    if form.cleaned_data.get("comment_parent"):
+        parent = public_comment(post, form.cleaned_data["comment_parent"])
+        if parent is None:
+            form.add_error(None, "The comment you are replying to is not available; your reply was not saved.")
+            return post_page(request, post, form=form, status=400)
+    data = form.cleaned_data
+    candidate = policy.Candidate(
+        post=post,
+        parent=parent,
+        author=data.get("author", ""),
+        email=data.get("email", ""),
+        url=data.get("url", ""),
+        content=data["comment"],
+        ip_address=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        is_spam=form.is_spam,
+    )
+    try:
+        comment = policy.accept(candidate)
+    except policy.Rejected as refusal:
+        return post_page(request, post, form=form, status=refusal.status, notice=refusal.message)
+    pending = readers.pending_ids(request) | ({comment.pk} if comment.status == Comment.Status.PENDING else set())
+    location = page_url(post, threads.page_of(comment, pending)) + f"#comment-{comment.pk}"
+    response = HttpResponseRedirect(location)
+    if comment.status == Comment.Status.PENDING:
+        readers.add_pending(request, response, comment.pk)
+    if form.remember:
+        readers.remember(response, candidate.author, candidate.email, candidate.url)
+    else:
+        readers.forget(response)
+    return response
+
+
+def xml_answer(message: str | None = None, status: int = 200) -> HttpResponse:
+    return HttpResponse(trackback.response_xml(message), content_type="text/xml; charset=utf-8", status=status)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def trackback_ping(request: HttpRequest, slug: str) -> HttpResponse:
+    """The post's TrackBack ping URL. GET and HEAD store nothing and go to the post, as in WordPress."""
+    post = Post.objects.filter(slug=slug).first()
+    if post is None:
+        return xml_answer("There is no post at this TrackBack URL.", status=404)
+    if request.method != "POST":
+        return HttpResponseRedirect(post.get_absolute_url())
+    try:
+        ping = trackback.decode(request.body, request.META.get("CONTENT_TYPE", ""))
+    except trackback.PingError as exc:
+        return xml_answer(str(exc))
+    candidate = policy.Candidate(
+        post=post,
+        kind=Comment.Kind.TRACKBACK,
+        author=ping.blog_name,
+        url=ping.url,
+        title=ping.title,
+        content=ping.excerpt,
+        blog_name=ping.blog_name,
+        ip_address=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+    try:
+        policy.accept(candidate)
+    except policy.Rejected as refusal:
+        return xml_answer(refusal.message)
+    return xml_answer()
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """403 for a missing or stale CSRF token, with the reader's text handed back so it is not lost."""
+    text = request.POST.get("comment", "") if request.method == "POST" else ""
+    return render(request, "archive/csrf_failure.html", {"text": text}, status=403)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return render(request, "500.html", status=500)

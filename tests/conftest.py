@@ -1,0 +1,29 @@
+"""Shared fixtures. Tests run on the real database (SQLite by default, PostgreSQL with DATABASE_URL) and
+through real HTTP handling (Django's test client or a live server)."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+from archive.importing import import_file
+from archive.models import Post
+
+SEED = Path(settings.BASE_DIR) / "seeds" / "000_326f7f888e732a1a.txt"
+SAMPLES = Path(__file__).parent / "samples"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def post(db) -> Post:
+    """The seed article, imported the way `manage.py import_seeds` does it."""
+    result = import_file(SEED)
+    assert not result.failed, result
+    return Post.objects.get(source_name=SEED.name)
