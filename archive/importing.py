@@ -13,6 +13,8 @@ from . import seeds
 from .models import Post
 
 SLUG_MAX = 200
+TITLE_MAX = Post._meta.get_field("title").max_length
+SOURCE_NAME_MAX = Post._meta.get_field("source_name").max_length
 RESERVED_SLUGS = frozenset({"admin", "static", "comments"})  # first path segments the site itself uses
 
 
@@ -43,6 +45,11 @@ def unique_slug(title: str) -> str:
 def import_file(path: Path) -> ImportResult:
     name = path.name
     try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the name: neither the database nor a terminal takes it
+        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return ImportResult(shown, "error", "file name is not valid UTF-8; rename the file")
+    try:
         raw = path.read_bytes()
     except OSError as exc:
         return ImportResult(name, "error", f"cannot be read ({exc.strerror or exc})")
@@ -50,6 +57,10 @@ def import_file(path: Path) -> ImportResult:
         parsed = seeds.parse(raw)
     except seeds.SeedError as exc:
         return ImportResult(name, "error", str(exc))
+    if len(name) > SOURCE_NAME_MAX or len(parsed.title) > TITLE_MAX:  # a strict database would refuse the row
+        too_long = "file name" if len(name) > SOURCE_NAME_MAX else "title"
+        limit = SOURCE_NAME_MAX if too_long == "file name" else TITLE_MAX
+        return ImportResult(name, "error", f"{too_long} is longer than {limit} characters")
     note = "decoded as Windows-1252" if parsed.encoding == "cp1252" else ""
     fields = {
         "title": parsed.title,

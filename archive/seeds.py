@@ -72,8 +72,11 @@ def decode(raw: bytes) -> tuple[str, str]:
             raise SeedError(f"starts with a UTF-8 BOM but is not valid UTF-8 (byte {exc.start})") from None
     try:
         return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    # Real UTF-8 sequences beside invalid bytes: a mixed file, which Windows-1252 would turn into mojibake.
+    if any(ord(ch) > 0x7F and ch != "\ufffd" for ch in raw.decode("utf-8", errors="replace")):
+        raise SeedError(f"mixes UTF-8 with bytes that are not UTF-8 (byte {first_bad}): refusing to guess")
     try:
         return raw.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as exc:
@@ -102,6 +105,8 @@ def is_chrome(paragraph: str) -> bool:
 def is_subheading(paragraph: str) -> bool:
     """A short standalone line that does not end a sentence, e.g. "On Russia’s global ambitions: ‘…’"."""
     line = paragraph.strip()
+    if paragraph[:1].isspace():  # an indented line is quoted or code-like text, shown as written
+        return False
     if "\n" in paragraph or len(line) > SUBHEADING_MAX_CHARS or LABEL_LINE.match(line):
         return False
     core = line.rstrip(CLOSERS)
