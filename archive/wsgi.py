@@ -6,4 +6,9 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "archive.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from archive.pagecache import FastPath  # noqa: E402 (needs the settings configured above)
+
+# Cache hits are answered here, before Django's request cycle; everything else goes to Django.
+application = FastPath(django_application)
