@@ -1,11 +1,12 @@
 """Moderation in the Django admin: responses filtered by status, type and post, with WordPress's bulk
 actions. Archived posts are read-only here except their open/closed switches."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils.html import format_html
 
-from . import markup, moderation
+from . import markup, moderation, policy
 from .models import Comment, Post
 
 
@@ -44,15 +45,48 @@ def _status_action(status: str, label: str):
     return admin.action(description=label)(action)
 
 
+class CommentAdminForm(forms.ModelForm):
+    """An edited response keeps the duplicate rule: its key follows the edit, and it cannot come out of the
+    trash beside a copy posted since (the database would refuse it with an error page)."""
+
+    class Meta:
+        model = Comment
+        fields = ["status", "author", "author_email", "author_url", "content", "title", "blog_name"]
+
+    def clean(self):
+        cleaned = super().clean()
+        comment = self.instance
+        candidate = policy.Candidate(
+            post=comment.post,
+            kind=comment.kind,
+            parent=comment.parent,
+            author=cleaned.get("author", comment.author),
+            email=cleaned.get("author_email", comment.author_email),
+            url=cleaned.get("author_url", comment.author_url),
+            content=cleaned.get("content", comment.content),
+        )
+        self.dedupe_key = candidate.dedupe_key()
+        if cleaned.get("status", comment.status) != Comment.Status.TRASH:
+            copies = Comment.objects.filter(post_id=comment.post_id, dedupe_key=self.dedupe_key)
+            if copies.exclude(pk=comment.pk).exclude(status=Comment.Status.TRASH).exists():
+                raise forms.ValidationError(
+                    "Another response of this post outside the trash says the same; leave this one in the trash."
+                )
+        return cleaned
+
+
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
+    form = CommentAdminForm
     list_display = ["display_author", "kind", "status", "post", "created_at", "excerpt", "ip_address"]
     list_filter = ["status", "kind", "post"]
     list_select_related = ["post"]
     search_fields = ["author", "author_email", "author_url", "content", "title", "blog_name", "ip_address"]
     date_hierarchy = "created_at"
-    raw_id_fields = ["parent", "thread"]
-    readonly_fields = ["post", "kind", "content_html", "ip_address", "user_agent", "created_at", "modified_at"]
+    # The thread's shape is the readers': parent and thread are shown, not edited (a parent of another
+    # post, or the comment itself, would hide it or its replies).
+    readonly_fields = ["post", "kind", "parent", "thread", "content_html", "ip_address", "user_agent",
+                       "created_at", "modified_at"]  # fmt: skip
     actions = [
         _status_action(Comment.Status.APPROVED, "Approve"),
         _status_action(Comment.Status.PENDING, "Unapprove"),
@@ -70,4 +104,5 @@ class CommentAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         obj.content_html = markup.render_comment(obj.content) if obj.kind == Comment.Kind.COMMENT else ""
+        obj.dedupe_key = form.dedupe_key
         super().save_model(request, obj, form, change)

@@ -18,6 +18,7 @@ TOO_LONG = {
     "url": "Your URL is too long.",
     "comment": "Your comment is too long.",
 }
+PARENT_UNAVAILABLE = "The comment you are replying to is not available; your reply was not saved."
 CONSENT_FIELD = "wp-comment-cookies-consent"
 HONEYPOT_FIELD = "hp_homepage"
 
@@ -28,6 +29,13 @@ def byte_limit(name: str):
             raise ValidationError(TOO_LONG[name], code="too_long")
 
     return validate
+
+
+class HttpURLField(forms.URLField):
+    """A URLField whose one URL check allows http(s) only (the stock one also allows ftp; both together
+    would report a `javascript:` address twice)."""
+
+    default_validators = [URLValidator(schemes=["http", "https"])]
 
 
 class ReplyForm(forms.Form):
@@ -48,14 +56,19 @@ class ReplyForm(forms.Form):
         error_messages={"required": "Please enter your email address.",
                         "invalid": "Please enter a valid email address."},
     )  # fmt: skip
-    url = forms.URLField(
+    url = HttpURLField(
         required=False,
         assume_scheme="https",
-        validators=[byte_limit("url"), URLValidator(schemes=["http", "https"])],
+        validators=[byte_limit("url")],
         error_messages={"invalid": "Please enter a web address that starts with http:// or https://."},
     )
-    comment_post_ID = forms.IntegerField(widget=forms.HiddenInput)  # noqa: N815 (WordPress's name)
-    comment_parent = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    comment_post_ID = forms.IntegerField(widget=forms.HiddenInput)  # WordPress's name
+    comment_parent = forms.IntegerField(
+        required=False,
+        min_value=0,
+        widget=forms.HiddenInput,
+        error_messages={"invalid": PARENT_UNAVAILABLE, "min_value": PARENT_UNAVAILABLE},
+    )
     # A field people never see; programs that fill every field fill it too.
     hp_homepage = forms.CharField(required=False)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from functools import partial
 
 import bleach
@@ -36,14 +37,29 @@ ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 LINK_REL = "nofollow ugc"
 LINK_PATTERN = re.compile(r"<a\s[^>]*href=", re.IGNORECASE)
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+# Bare URLs are linked as WordPress's make_clickable links them: what starts with http(s):// or www.
+# bleach's own URL and email patterns backtrack quadratically on long runs such as "a.b-c_a.b-c_…" or
+# "((((…" (minutes for one 64 KB reply); this one starts only where a word starts and is bounded.
+BARE_URL = re.compile(r"""(?<![\w/@.-])(?:https?://|www\.)[^\s<>"'`{}|\\^\[\]]{1,2000}""", re.IGNORECASE)
+# Python-Markdown's link and setext-heading parsing is quadratic ("[" repeated 30 000 times takes minutes):
+# past these budgets a reply is shown as plain paragraphs instead, which costs linear time.
+MAX_MARKDOWN_LINES = 3000
+MAX_BRACKET_WORK = 2_000_000  # sum over blocks of ("[" in the block) × (length of the block)
+
+
+_local = threading.local()
 
 
 def _markdown() -> markdown.Markdown:
-    md = markdown.Markdown(extensions=["nl2br", "sane_lists", "fenced_code"], output_format="html")
-    # Raw HTML is text in a reply: without these two processors Markdown escapes it like any other text.
-    md.preprocessors.deregister("html_block")
-    md.inlinePatterns.deregister("html")
-    return md
+    """One converter per thread (building one compiles dozens of patterns; sharing one is not safe)."""
+    md = getattr(_local, "markdown", None)
+    if md is None:
+        md = markdown.Markdown(extensions=["nl2br", "sane_lists", "fenced_code"], output_format="html")
+        # Raw HTML is text in a reply: without these two processors Markdown escapes it like any other text.
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+        _local.markdown = md
+    return md.reset()
 
 
 def _set_rel(attrs: dict, new: bool = False) -> dict:
@@ -53,19 +69,59 @@ def _set_rel(attrs: dict, new: bool = False) -> dict:
     return attrs
 
 
-# Linkifying inside the cleaner (not with bleach.linkify afterwards) keeps code spans escaped once.
-_cleaner = bleach.Cleaner(
-    tags=ALLOWED_TAGS,
-    attributes=ALLOWED_ATTRIBUTES,
-    protocols=ALLOWED_PROTOCOLS,
-    strip=True,
-    filters=[partial(LinkifyFilter, callbacks=[_set_rel], skip_tags={"pre", "code"}, parse_email=True)],
-)
+def _cleaner() -> bleach.Cleaner:
+    """One cleaner per thread as well: a Cleaner keeps its parser's state between calls, so two threads
+    sharing one (granian runs a worker's requests on several) swap or garble each other's replies."""
+    cleaner = getattr(_local, "cleaner", None)
+    if cleaner is None:
+        # Linkifying inside the cleaner (not with bleach.linkify afterwards) keeps code spans escaped once.
+        cleaner = bleach.Cleaner(
+            tags=ALLOWED_TAGS,
+            attributes=ALLOWED_ATTRIBUTES,
+            protocols=ALLOWED_PROTOCOLS,
+            strip=True,
+            filters=[partial(LinkifyFilter, callbacks=[_set_rel], skip_tags={"pre", "code"}, url_re=BARE_URL)],
+        )
+        _local.cleaner = cleaner
+    return cleaner
+
+
+def _too_costly(text: str) -> bool:
+    text = text.replace("\r\n", "\n")
+    if text.count("\n") > MAX_MARKDOWN_LINES:
+        return True
+    return sum(block.count("[") * len(block) for block in text.split("\n\n")) > MAX_BRACKET_WORK
+
+
+def _plain_paragraphs(text: str) -> str:
+    """The reply as paragraphs and line breaks with every character literal: Markdown's linear fallback."""
+    blocks = text.replace("\r\n", "\n").split("\n\n")
+    return "\n".join(
+        "<p>" + "<br>\n".join(html.escape(line, quote=False) for line in block.strip("\n").split("\n")) + "</p>"
+        for block in blocks
+        if block.strip()
+    )
+
+
+def _discard_converters() -> None:
+    """A converter interrupted half-way keeps broken state (after a RecursionError it returns its input
+    unconverted from then on): this thread builds new ones on its next call."""
+    for name in ("markdown", "cleaner"):
+        vars(_local).pop(name, None)
 
 
 def render_comment(text: str) -> str:
     """Reply text (Markdown) → HTML that is safe to place in a page as it is."""
-    return _cleaner.clean(_markdown().convert(text))
+    if _too_costly(text):
+        return _cleaner().clean(_plain_paragraphs(text))
+    try:
+        return _cleaner().clean(_markdown().convert(text))
+    except RecursionError:  # lists or quotes nested hundreds deep
+        _discard_converters()
+        return _cleaner().clean(_plain_paragraphs(text))
+    except BaseException:
+        _discard_converters()
+        raise
 
 
 def count_links(html: str) -> int:

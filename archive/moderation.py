@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from . import pagecache
 from .models import Comment
 
 
 def set_status(comments: QuerySet[Comment], status: str) -> int:
-    changed = comments.exclude(status=status).update(status=status)
+    """Move `comments` to `status`; returns how many changed. `modified_at` moves too (update() skips
+    auto_now), so the page's Last-Modified follows moderation.
+
+    A response taken out of the trash may repeat one posted again since (the same reply, or the same
+    ping URL): the database keeps one copy outside the trash, so that one stays in the trash."""
+    now = timezone.now()
+    todo = comments.exclude(status=status)
+    changed = 0
+    if status != Comment.Status.TRASH:
+        for pk in list(todo.filter(status=Comment.Status.TRASH).values_list("pk", flat=True)):
+            try:
+                with transaction.atomic():
+                    changed += Comment.objects.filter(pk=pk).update(status=status, modified_at=now)
+            except IntegrityError:
+                continue
+        todo = todo.exclude(status=Comment.Status.TRASH)
+    changed += todo.update(status=status, modified_at=now)
     if changed:
         pagecache.invalidate()
     return changed

@@ -2,31 +2,44 @@
 
 from __future__ import annotations
 
+import base64
+import ipaddress
+
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
-from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.http import http_date
+from django.utils.http import content_disposition_header, http_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import policy, readers, threads, trackback
-from .forms import CONSENT_FIELD, ReplyForm
+from . import pagecache, policy, readers, threads, trackback
+from .forms import CONSENT_FIELD, PARENT_UNAVAILABLE, ReplyForm
 from .models import Comment, Post
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """REMOTE_ADDR when it is an IP address (a server on a Unix socket may pass "" or a path, which
+    PostgreSQL's inet column would refuse with an error)."""
+    value = request.META.get("REMOTE_ADDR") or ""
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
 
 
+@csrf_exempt  # only GET/HEAD get in: anything else is 405, not a CSRF 403
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    posts = Post.objects.only("title", "slug", "imported_at", "sha256")
-    return render(request, "archive/index.html", {"posts": posts})
+    posts = list(Post.objects.only("title", "slug", "imported_at", "sha256"))
+    response = pagecache.render(request, "archive/index.html", {"posts": posts})
+    if posts:
+        response["Last-Modified"] = http_date(max(p.imported_at for p in posts).timestamp())
+    return response
 
 
+@csrf_exempt
 @require_safe
 def post_detail(request: HttpRequest, slug: str, page: int | None = None) -> HttpResponse:
     post = get_object_or_404(Post, slug=slug)
@@ -41,7 +54,8 @@ def page_url(post: Post, page: int | None) -> str:
 
 def public_comment(post: Post, value: object) -> Comment | None:
     """The public comment of this post that a reply link or `comment_parent` names, or nothing."""
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+    # ASCII digits only: str.isdigit() is also true for "²", which int() refuses.
+    if isinstance(value, int) or (isinstance(value, str) and value.isascii() and value.isdigit()):
         return Comment.objects.public().filter(post=post, pk=int(value)).first()
     return None
 
@@ -84,22 +98,25 @@ def post_page(
         ),
         "require_name_email": settings.ARCHIVE_REQUIRE_NAME_EMAIL,
     }
-    response = TemplateResponse(request, "archive/post.html", context, status=status)
+    response = pagecache.render(request, "archive/post.html", context, status=status)
     if status == 429:
         response["Retry-After"] = str(settings.ARCHIVE_COMMENT_FLOOD_SECONDS)
-    if status == 200 and thread_page.last_modified:
-        response["Last-Modified"] = http_date(max(post.imported_at, thread_page.last_modified).timestamp())
+    if status == 200:
+        changed = max(filter(None, [post.imported_at, thread_page.last_modified]))
+        response["Last-Modified"] = http_date(changed.timestamp())
     return response
 
 
+@csrf_exempt
 @require_safe
 def original(request: HttpRequest, slug: str) -> HttpResponse:
     """The seed file's bytes, exactly as archived: BOM, line endings and all."""
     post = get_object_or_404(Post.objects.only("original", "sha256", "source_name", "imported_at"), slug=slug)
     response = HttpResponse(bytes(post.original), content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = f'inline; filename="{post.source_name}"'
-    response["Digest"] = f"sha-256={post.sha256}"
+    response["Content-Disposition"] = content_disposition_header(False, post.source_name)  # quotes, non-ASCII
+    response["Digest"] = "sha-256=" + base64.b64encode(bytes.fromhex(post.sha256)).decode()  # RFC 3230
     response["Last-Modified"] = http_date(post.imported_at.timestamp())
+    response["ETag"] = f'"{post.sha256}"'  # the bytes never change without their digest changing
     return response
 
 
@@ -108,7 +125,7 @@ def original(request: HttpRequest, slug: str) -> HttpResponse:
 def reply(request: HttpRequest) -> HttpResponse:
     """WordPress's wp-comments-post.php: Post/Redirect/Get on success, the page again on any error."""
     post_id = request.POST.get("comment_post_ID", "")
-    if not post_id.isdigit():
+    if not (post_id.isascii() and post_id.isdigit()):
         raise Http404("No such post")
     post = get_object_or_404(Post, pk=int(post_id))
     form = ReplyForm(request.POST)
@@ -120,7 +137,7 @@ def reply(request: HttpRequest) -> HttpResponse:
     if form.cleaned_data.get("comment_parent"):
         parent = public_comment(post, form.cleaned_data["comment_parent"])
         if parent is None:
-            form.add_error(None, "The comment you are replying to is not available; your reply was not saved.")
+            form.add_error(None, PARENT_UNAVAILABLE)
             return post_page(request, post, form=form, status=400)
     data = form.cleaned_data
     candidate = policy.Candidate(
