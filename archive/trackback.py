@@ -4,12 +4,16 @@ autodiscovery RDF, and the sending side. Which pings are stored is `policy`'s bu
 Where the spec is silent we follow WordPress and Movable Type: a `charset` form field names the encoding
 when the Content-Type header does not; a missing title becomes the url (Movable Type); title and excerpt are
 cut to 250 and 252 characters plus "…" (WordPress). UTF-7 is refused outright: decoded, it smuggles
-`<script>` past every filter that looks for `<`.
+`<script>` past every filter that looks for `<`. ISO-8859-1 and US-ASCII are read as Windows-1252, as
+browsers do (the senders who say Latin-1 mostly mean it); a label that names no character set (unknown, or a
+Python codec such as base64 or punycode) means UTF-8. Only absolute http(s) urls of at most 200 characters
+are accepted (the column's size, and WordPress's form limit).
 """
 
 from __future__ import annotations
 
 import codecs
+import http.client
 import re
 import urllib.error
 import urllib.request
@@ -27,10 +31,19 @@ from . import markup
 FORM_TYPE = "application/x-www-form-urlencoded"
 TITLE_MAX = 250
 EXCERPT_MAX = 252
-BLOG_NAME_MAX = 255
+BLOG_NAME_MAX = 244  # stored as the author too, a column of 245 characters: 244 plus the ellipsis
 URL_MAX = 200
 ELLIPSIS = "…"
+ANSWER_MAX = 65536
+USER_AGENT = "wp-archive send_trackback (TrackBack 1.2)"
 WHITESPACE = re.compile(r"\s+")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Labels that senders use for Windows-1252 text, as browsers read them (WHATWG Encoding Standard): a ping
+# "in ISO-8859-1" from a Windows blog carries curly quotes as 0x91-0x94, which Latin-1 makes control codes.
+WINDOWS_1252_ALIASES = {"iso8859-1", "ascii"}
+# Text codecs Python has that are not character sets: they transform text (and may raise UnicodeError on any
+# input), so a ping naming one is read as UTF-8, like any other unknown label.
+NOT_CHARSETS = {"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined", "charmap"}
 
 
 class PingError(ValueError):
@@ -60,16 +73,27 @@ def text_codec(label: str | None) -> str | None:
     if not label:
         return None
     try:
-        name = codecs.lookup(label.strip().strip("\"'")).name
-        b"".decode(name)  # rejects bytes-to-bytes codecs such as base64 and rot13
-    except (LookupError, TypeError):
+        info = codecs.lookup(label.strip().strip("\"'"))
+    except (LookupError, TypeError, ValueError):  # ValueError: a NUL inside the label
         return None
-    return name
+    if not getattr(info, "_is_text_encoding", True) or info.name in NOT_CHARSETS:  # base64, rot13, punycode…
+        return None
+    name = info.name
+    return "cp1252" if name in WINDOWS_1252_ALIASES else name
+
+
+def content_type_parts(content_type: str) -> tuple[str, dict[str, str]]:
+    """The media type and its parameters; a header Python's parser chokes on counts as having none."""
+    try:
+        return parse_header_parameters(content_type or "")
+    except ValueError:  # e.g. an RFC 2231 parameter naming an unknown charset
+        media_type, _, _ = (content_type or "").partition(";")
+        return media_type.strip().lower(), {}
 
 
 def choose_charset(body: bytes, content_type: str) -> str:
     """The Content-Type charset, else a `charset` form field, else UTF-8; unknown labels mean UTF-8."""
-    _, params = parse_header_parameters(content_type or "")
+    _, params = content_type_parts(content_type)
     declared = params.get("charset")
     if not declared:
         declared = QueryDict(body, encoding="latin-1").get("charset")
@@ -80,13 +104,14 @@ def choose_charset(body: bytes, content_type: str) -> str:
 
 
 def clean_text(value: str, limit: int) -> str:
-    """Tags stripped, then entities decoded (WordPress sends `Putin&#8217;s`), spaces collapsed, cut."""
-    text = WHITESPACE.sub(" ", markup.plain_text(value.replace("\x00", ""))).strip()
+    """Tags stripped, then entities decoded (WordPress sends `Putin&#8217;s`), control characters dropped,
+    spaces collapsed, cut."""
+    text = WHITESPACE.sub(" ", CONTROL.sub("", markup.plain_text(CONTROL.sub("", value)))).strip()
     return text if len(text) <= limit else text[:limit].rstrip() + ELLIPSIS
 
 
 def valid_source_url(url: str) -> bool:
-    if len(url) > URL_MAX or any(ch.isspace() or ch in "<>\"'" for ch in url):
+    if len(url) > URL_MAX or CONTROL.search(url) or any(ch.isspace() or ch in "<>\"'`\\" for ch in url):
         return False
     try:
         parts = urlsplit(url)
@@ -96,12 +121,16 @@ def valid_source_url(url: str) -> bool:
 
 
 def decode(body: bytes, content_type: str) -> Ping:
-    media_type, _ = parse_header_parameters(content_type or "")
+    media_type, _ = content_type_parts(content_type)
     if media_type and media_type != FORM_TYPE:
         raise PingError(f"Send the ping as {FORM_TYPE}, as the TrackBack specification requires.")
     try:
         charset = choose_charset(body, content_type)
-        fields = QueryDict(body, encoding=charset)
+        try:
+            fields = QueryDict(body, encoding=charset)
+        except (UnicodeError, ValueError):  # a codec that fails outright instead of replacing bad bytes
+            charset = "utf-8"
+            fields = QueryDict(body, encoding=charset)
     except TooManyFieldsSent:
         raise PingError("The ping has too many fields.") from None
     url = fields.get("url", "").replace("\x00", "").strip()
@@ -144,8 +173,12 @@ class Answer:
 
 def parse_answer(body: bytes) -> Answer:
     """Read a receiver's XML answer. Raises PingError when it is not the spec's <response>."""
+    # Many PHP blogs print a stray newline (or a BOM) before the XML declaration, which XML forbids.
+    body = body.removeprefix(codecs.BOM_UTF8).lstrip()
+    if re.search(rb"<!ENTITY", body, re.IGNORECASE):  # entity expansion is the one XML bomb expat allows
+        raise PingError("the answer declares XML entities, which a TrackBack <response> never needs")
     try:
-        root = ElementTree.fromstring(body)  # noqa: S314 (an answer of at most a few KB, no DTD allowed)
+        root = ElementTree.fromstring(body)  # noqa: S314 (at most ANSWER_MAX bytes, no entity declared)
     except ElementTree.ParseError as exc:
         raise PingError(f"the answer is not XML ({exc})") from None
     error = (root.findtext("error") or "").strip()
@@ -156,21 +189,27 @@ def parse_answer(body: bytes) -> Answer:
 
 def send(ping_url: str, *, url: str, title: str = "", excerpt: str = "", blog_name: str = "",
          timeout: float = 10.0) -> Answer:  # fmt: skip
-    """Send a ping as WordPress's trackback() does: form-encoded UTF-8, the charset named in the header.
+    """Send a ping as WordPress's trackback() does: the four fields form-encoded in UTF-8, the charset named
+    in the Content-Type header and, for receivers that read only that (WordPress), in a `charset` field.
 
     Raises PingError for a transport failure or an answer that is not TrackBack's.
     """
-    data = urlencode({"title": title, "url": url, "blog_name": blog_name, "excerpt": excerpt}).encode()
-    request = urllib.request.Request(  # noqa: S310 (the scheme is checked just below)
-        ping_url, data=data, method="POST", headers={"Content-Type": f"{FORM_TYPE}; charset=utf-8"}
-    )
-    if urlsplit(ping_url).scheme not in ("http", "https"):
-        raise PingError("the ping URL must be http or https")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310
-            body = reply.read(65536)
-    except urllib.error.HTTPError as exc:
-        body = exc.read(65536)  # the answer's XML still tells what went wrong
-    except (urllib.error.URLError, OSError) as exc:
-        raise PingError(f"could not reach {ping_url}: {getattr(exc, 'reason', exc)}") from None
+        scheme = urlsplit(ping_url).scheme
+    except ValueError:
+        scheme = ""
+    if scheme not in ("http", "https"):
+        raise PingError(f"the ping URL must be an http or https address, not {ping_url!r}")
+    fields = {"title": title, "url": url, "blog_name": blog_name, "excerpt": excerpt, "charset": "UTF-8"}
+    headers = {"Content-Type": f"{FORM_TYPE}; charset=utf-8", "User-Agent": USER_AGENT}
+    try:
+        request = urllib.request.Request(ping_url, data=urlencode(fields).encode(), headers=headers)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310 (scheme checked above)
+                body = reply.read(ANSWER_MAX)
+        except urllib.error.HTTPError as exc:
+            with exc:
+                body = exc.read(ANSWER_MAX)  # a 404 or 403 may still carry TrackBack's XML
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError is an OSError
+        raise PingError(f"could not reach {ping_url}: {getattr(exc, 'reason', None) or exc}") from None
     return parse_answer(body)
