@@ -62,15 +62,19 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "archive.pagecache.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Up here, not at the end: the answers of WhiteNoise and of the request limits need the header too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "archive.limits.RequestLimitMiddleware",
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "archive.urls"
@@ -187,7 +191,7 @@ CONTENT_SECURITY_POLICY = {
 # from Content-Length before even that.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 ARCHIVE_MAX_FORM_BYTES = env_int("ARCHIVE_MAX_FORM_BYTES", 256 * 1024)
-ARCHIVE_MAX_TRACKBACK_BYTES = env_int("ARCHIVE_MAX_TRACKBACK_BYTES", 64 * 1024)
+ARCHIVE_MAX_TRACKBACK_BYTES = env_int("ARCHIVE_MAX_TRACKBACK_BYTES", 128 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = ARCHIVE_MAX_FORM_BYTES
 
 # --- The archive's own rules ----------------------------------------------------------------------------
@@ -205,6 +209,9 @@ ARCHIVE_COMMENTS_PER_PAGE = env_int("ARCHIVE_COMMENTS_PER_PAGE", 50)
 ARCHIVE_PENDING_VISIBLE_SECONDS = env_int("ARCHIVE_PENDING_VISIBLE_SECONDS", 7 * 24 * 3600)
 ARCHIVE_REMEMBER_SECONDS = env_int("ARCHIVE_REMEMBER_SECONDS", 365 * 24 * 3600)
 ARCHIVE_KEEP_IP_DAYS = env_int("ARCHIVE_KEEP_IP_DAYS", 30)
+# Admin login: this many failed attempts per client IP, and per username, within the window → 429.
+ARCHIVE_LOGIN_MAX_FAILURES = env_int("ARCHIVE_LOGIN_MAX_FAILURES", 5)
+ARCHIVE_LOGIN_WINDOW_SECONDS = env_int("ARCHIVE_LOGIN_WINDOW_SECONDS", 15 * 60)
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import views
+from . import loginlimit, views
 
 archive_patterns = [
     path("", views.index, name="index"),
@@ -13,6 +13,8 @@ archive_patterns = [
 ]
 
 urlpatterns = [
+    # The admin's login, behind the failed-attempt brake (archive/loginlimit.py); it must come first.
+    path("admin/login/", loginlimit.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("", include((archive_patterns, "archive"))),
 ]

@@ -1,0 +1,345 @@
+"""Request limits: bodies too large are refused with 413 before anything reads them, malformed forms get 400
+(never a 500, never text stored garbled), and password guessing at the admin login is braked."""
+
+from __future__ import annotations
+
+import io
+import re
+from urllib.parse import quote
+from xml.etree import ElementTree
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.test.client import encode_multipart
+
+from archive import loginlimit
+from archive.models import Comment, Post
+
+FORM = "application/x-www-form-urlencoded"
+REPLY_URL = "/comments/post/"
+TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+class UnreadableInput(io.RawIOBase):
+    """A request body that fails the test if anything reads it."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read(self, size: int = -1) -> bytes:
+        self.reads += 1
+        raise AssertionError("the body was read")
+
+    readline = read
+
+
+class CountingInput(io.BytesIO):
+    """A body whose bytes read are counted, to prove a chunked body is read only up to the limit + 1."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+
+def form_body(fields: list[tuple[str, str]]) -> bytes:
+    return "&".join(f"{quote(k)}={quote(v)}" for k, v in fields).encode("ascii")
+
+
+def reply_fields(post: Post, comment: str = "Hello there", **extra: str) -> list[tuple[str, str]]:
+    fields = {"comment": comment, "author": "Ann", "email": "ann@example.com", "url": "",
+              "comment_post_ID": str(post.pk), "comment_parent": "0", **extra}  # fmt: skip
+    return list(fields.items())
+
+
+def xml_error(response) -> str:
+    """The TrackBack error message of an XML answer (fails unless it is the spec's error 1)."""
+    assert response["Content-Type"] == "text/xml; charset=utf-8"
+    root = ElementTree.fromstring(response.content)
+    assert root.tag == "response" and root.findtext("error") == "1", response.content
+    return root.findtext("message") or ""
+
+
+@pytest.fixture
+def open_site(settings):
+    settings.ARCHIVE_COMMENT_MODERATION = "open"
+    settings.ARCHIVE_COMMENT_FLOOD_SECONDS = 0
+
+
+# --- 413 ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path_of", "limit_name"),
+    [(lambda post: REPLY_URL, "ARCHIVE_MAX_FORM_BYTES"), (Post.get_trackback_url, "ARCHIVE_MAX_TRACKBACK_BYTES")],
+    ids=["reply", "trackback"],
+)
+def test_declared_length_over_the_limit_is_refused_unread(post, path_of, limit_name):
+    body = UnreadableInput()
+    response = Client().generic(
+        "POST", path_of(post), CONTENT_TYPE=FORM, CONTENT_LENGTH=str(getattr(settings, limit_name) + 1),
+        **{"wsgi.input": body},
+    )  # fmt: skip
+    assert response.status_code == 413
+    assert body.reads == 0
+    assert not Comment.objects.exists()
+
+
+def test_reply_413_is_a_short_text(post):
+    response = Client().post(REPLY_URL, b"comment=" + b"x" * settings.ARCHIVE_MAX_FORM_BYTES, content_type=FORM)
+    assert response.status_code == 413
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert str(settings.ARCHIVE_MAX_FORM_BYTES) in response.content.decode()
+    assert len(response.content) < 200
+
+
+def test_trackback_413_is_trackback_xml(post):
+    body = b"url=https://example.com/&excerpt=" + b"x" * settings.ARCHIVE_MAX_TRACKBACK_BYTES
+    response = Client().post(post.get_trackback_url(), body, content_type=FORM)
+    assert response.status_code == 413
+    assert "too large" in xml_error(response)
+    assert not Comment.objects.exists()
+
+
+def test_trackback_limit_is_smaller_than_the_form_limit(post):
+    """A body between the two limits is a TrackBack's 413 but fine for the form (which then says why not)."""
+    assert settings.ARCHIVE_MAX_TRACKBACK_BYTES < settings.ARCHIVE_MAX_FORM_BYTES
+    padding = "x" * (settings.ARCHIVE_MAX_TRACKBACK_BYTES + 10)
+    assert (
+        Client().post(post.get_trackback_url(), {"url": "https://example.com/", "excerpt": padding}).status_code == 413
+    )
+    response = Client().post(REPLY_URL, form_body([*reply_fields(post), ("pad", padding)]), content_type=FORM)
+    assert response.status_code == 302
+
+
+def test_a_body_exactly_at_the_limit_passes(post, open_site):
+    fields = reply_fields(post)
+    body = form_body(fields)
+    padded = body + b"&pad=" + b"y" * (settings.ARCHIVE_MAX_FORM_BYTES - len(body) - len(b"&pad="))
+    assert len(padded) == settings.ARCHIVE_MAX_FORM_BYTES
+    assert Client().post(REPLY_URL, padded, content_type=FORM).status_code == 302
+    assert Client().post(REPLY_URL, padded + b"y", content_type=FORM).status_code == 413
+    assert Comment.objects.count() == 1
+
+
+@pytest.mark.parametrize("marker", [{"HTTP_TRANSFER_ENCODING": "chunked"}, {"wsgi.input_terminated": True}],
+                         ids=["transfer-encoding", "input-terminated"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("path_of", "limit_name"),
+    [(lambda post: REPLY_URL, "ARCHIVE_MAX_FORM_BYTES"), (Post.get_trackback_url, "ARCHIVE_MAX_TRACKBACK_BYTES")],
+    ids=["reply", "trackback"],
+)
+def test_body_of_unknown_length_is_read_only_to_the_limit(post, path_of, limit_name, marker):
+    """Chunked: the server de-chunks and sends no Content-Length, so the limit is applied while reading."""
+    limit = getattr(settings, limit_name)
+    body = CountingInput(b"comment=" + b"z" * (4 * limit))
+    response = Client().generic("POST", path_of(post), CONTENT_TYPE=FORM, **{"wsgi.input": body}, **marker)
+    assert response.status_code == 413
+    assert body.bytes_read == limit + 1
+    assert not Comment.objects.exists()
+
+
+def test_chunked_ping_within_the_limit_reaches_the_view(post):
+    """Django alone would read nothing of a body without Content-Length; the middleware hands it over."""
+    body = CountingInput(b"url=https%3A%2F%2Fexample.com%2Fchunked&title=Chunked&blog_name=Chunks")
+    response = Client().generic(
+        "POST", post.get_trackback_url(), CONTENT_TYPE=FORM, HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input": body},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert b"<error>0</error>" in response.content
+    assert Comment.objects.get().author_url == "https://example.com/chunked"
+
+
+def test_chunked_reply_within_the_limit_is_stored(post, open_site):
+    body = CountingInput(form_body(reply_fields(post, "Sent in chunks")))
+    response = Client().generic("POST", REPLY_URL, CONTENT_TYPE=FORM, HTTP_TRANSFER_ENCODING="chunked",
+                                **{"wsgi.input": body})  # fmt: skip
+    assert response.status_code == 302
+    assert Comment.objects.get().content == "Sent in chunks"
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1e3", " ", "+9", "1_0", "٣"])
+def test_malformed_content_length_is_400(post, value):
+    response = Client().generic("POST", REPLY_URL, CONTENT_TYPE=FORM, CONTENT_LENGTH=value,
+                                **{"wsgi.input": io.BytesIO(b"comment=x")})  # fmt: skip
+    assert response.status_code == 400
+
+
+# --- 400 for malformed forms ----------------------------------------------------------------------------
+# Sent as a browser would: with the CSRF cookie and the page's token, and CSRF checks on. That matters:
+# Django's 400 handler checks CSRF again, and with it on, a parse error could come back as a 500.
+
+
+def browser(post: Post) -> tuple[Client, str]:
+    reader = Client(enforce_csrf_checks=True)
+    return reader, TOKEN.search(reader.get(post.get_absolute_url()).content).group(1).decode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"comment=%FF%FE%FD",  # not UTF-8 at all
+        b"comment=caf%E9",  # Latin-1
+        b"comment=%C0%AF",  # overlong encoding of "/"
+        b"comment=%ED%A0%80",  # an encoded surrogate
+        b"comment=%F4%90%80%80",  # beyond U+10FFFF
+        b"comment=ok&author=%E2%82",  # truncated sequence
+        "comment=caf\xe9".encode("latin-1"),  # raw, not percent-encoded
+        b"co%FFmment=x",  # in a field name
+    ],
+)
+@pytest.mark.parametrize("content_type", [FORM, f"{FORM}; charset=utf-8", f"{FORM}; charset=UTF-8"])
+def test_invalid_utf8_in_a_form_is_400_and_stores_nothing(post, open_site, body, content_type):
+    reader, token = browser(post)
+    fields = form_body([(k, v) for k, v in reply_fields(post, csrfmiddlewaretoken=token) if k != "comment"])
+    # generic(): post() would re-encode a body sent with "charset=UTF-8", failing on the very bytes we send.
+    response = reader.generic("POST", REPLY_URL, fields + b"&" + body, content_type=content_type)
+    assert response.status_code == 400
+    assert b"UTF-8" in response.content
+    assert not Comment.objects.exists()
+
+
+def test_valid_utf8_raw_or_encoded_is_accepted(post, open_site):
+    """The check refuses only what is broken: UTF-8 sent raw (not percent-encoded) is fine, as Django reads it."""
+    reader, token = browser(post)
+    fields = form_body([(k, v) for k, v in reply_fields(post, csrfmiddlewaretoken=token) if k != "comment"])
+    response = reader.generic("POST", REPLY_URL, fields + "&comment=café ☕ 𝄞".encode(), content_type=FORM)
+    assert response.status_code == 302
+    assert Comment.objects.get().content == "café ☕ 𝄞"
+
+
+@pytest.mark.parametrize("charset", ["iso-8859-1", "utf-16", "utf8", "UTF_8", "ascii"])
+def test_form_in_another_charset_is_400(post, open_site, charset):
+    """Django refuses these itself (BadRequest), but its 400 handler reads the form again and fails: 500."""
+    reader, token = browser(post)
+    body = form_body(reply_fields(post, csrfmiddlewaretoken=token))
+    response = reader.generic("POST", REPLY_URL, body, content_type=f"{FORM}; charset={charset}")
+    assert response.status_code == 400
+    assert b"UTF-8" in response.content
+    assert not Comment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=\x00\x01"],
+)
+def test_malformed_multipart_is_400(post, content_type):
+    reader, _ = browser(post)
+    response = reader.generic(
+        "POST", REPLY_URL, b"--x\r\nContent-Disposition: form-data\r\n\r\nzzz", content_type=content_type
+    )
+    assert response.status_code == 400
+    assert not Comment.objects.exists()
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_field_counts(post, open_site, encoding):
+    """DATA_UPLOAD_MAX_NUMBER_FIELDS fields pass; one more is 400, for both form encodings."""
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    reader, token = browser(post)
+
+    def send(count: int, comment: str):
+        fields = reply_fields(post, comment, csrfmiddlewaretoken=token)
+        fields += [(f"extra{n}", "") for n in range(count - len(fields))]
+        if encoding == "urlencoded":
+            return reader.generic("POST", REPLY_URL, form_body(fields), content_type=FORM)
+        boundary = "BoUnDaRy"
+        body = encode_multipart(boundary, dict(fields))
+        return reader.generic("POST", REPLY_URL, body, content_type=f"multipart/form-data; boundary={boundary}")
+
+    assert send(limit, "Exactly enough").status_code == 302
+    assert send(limit + 1, "One too many").status_code == 400
+    assert send(10 * limit, "Far too many").status_code == 400
+    assert list(Comment.objects.values_list("content", flat=True)) == ["Exactly enough"]
+
+
+def test_too_many_fields_in_a_ping_is_a_trackback_error(post):
+    body = b"url=https://example.com/&" + b"&".join(b"f%d=1" % n for n in range(500))
+    response = Client().post(post.get_trackback_url(), body, content_type=FORM)
+    assert response.status_code == 200
+    assert xml_error(response)
+    assert not Comment.objects.exists()
+
+
+def test_trackback_charsets_are_left_to_the_protocol(post):
+    """A Latin-1 ping that names its charset in a form field is decoded by TrackBack's rules, not refused."""
+    body = b"url=https%3A%2F%2Fexample.com%2Fl1&title=Caf%E9&charset=iso-8859-1"
+    response = Client().post(post.get_trackback_url(), body, content_type=FORM)
+    assert b"<error>0</error>" in response.content
+    assert Comment.objects.get().title == "Café"
+
+
+# --- The admin login brake ------------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def admin_user(db):
+    return get_user_model().objects.create_superuser("admin", "admin@example.com", PASSWORD)
+
+
+def attempt(username: str, password: str, ip: str = "192.0.2.1"):
+    return Client(REMOTE_ADDR=ip).post("/admin/login/", {"username": username, "password": password})
+
+
+def test_five_failures_then_429_even_with_the_right_password(admin_user):
+    for _ in range(settings.ARCHIVE_LOGIN_MAX_FAILURES):
+        assert attempt("admin", "wrong").status_code == 200
+    refused = attempt("admin", PASSWORD)
+    assert refused.status_code == 429
+    assert "Too many failed login attempts" in refused.content.decode()
+    assert 0 < int(refused["Retry-After"]) <= settings.ARCHIVE_LOGIN_WINDOW_SECONDS
+    assert "_auth_user_id" not in refused.wsgi_request.session
+
+
+def test_the_limit_is_per_username_across_addresses(admin_user):
+    for n in range(settings.ARCHIVE_LOGIN_MAX_FAILURES):
+        attempt("Admin", "wrong", ip=f"198.51.100.{n}")
+    assert attempt("admin ", PASSWORD, ip="203.0.113.9").status_code == 429
+    assert attempt("someone-else", "wrong", ip="203.0.113.9").status_code == 200
+
+
+def test_the_limit_is_per_address_across_usernames(admin_user):
+    for n in range(settings.ARCHIVE_LOGIN_MAX_FAILURES):
+        attempt(f"guess{n}", "wrong", ip="192.0.2.77")
+    assert attempt("admin", PASSWORD, ip="192.0.2.77").status_code == 429
+    assert attempt("admin", PASSWORD, ip="192.0.2.78").status_code == 302
+
+
+def test_success_resets_the_count(admin_user):
+    for _ in range(settings.ARCHIVE_LOGIN_MAX_FAILURES - 1):
+        attempt("admin", "wrong")
+    assert attempt("admin", PASSWORD).status_code == 302
+    for _ in range(settings.ARCHIVE_LOGIN_MAX_FAILURES - 1):
+        assert attempt("admin", "wrong").status_code == 200
+    assert attempt("admin", PASSWORD).status_code == 302
+
+
+def test_the_login_form_still_works(admin_user):
+    reader = Client(enforce_csrf_checks=True)
+    page = reader.get("/admin/login/?next=/admin/")
+    assert page.status_code == 200
+    token = TOKEN.search(page.content).group(1).decode()
+    response = reader.post("/admin/login/?next=/admin/",
+                           {"username": "admin", "password": PASSWORD, "csrfmiddlewaretoken": token})  # fmt: skip
+    assert response.status_code == 302
+    assert reader.get("/admin/").status_code == 200
+
+
+def test_the_window_is_fixed_from_the_first_failure(db, settings):
+    window = settings.ARCHIVE_LOGIN_WINDOW_SECONDS
+    start = 1_000_000.0
+    for n in range(settings.ARCHIVE_LOGIN_MAX_FAILURES):
+        loginlimit.record_failure("192.0.2.5", "victim", now=start + n * 60)
+    assert loginlimit.blocked_for("192.0.2.5", "victim", now=start + 300) == window - 300
+    assert loginlimit.blocked_for("192.0.2.6", "VICTIM", now=start + window - 1) == 1
+    assert loginlimit.blocked_for("192.0.2.5", "victim", now=start + window) == 0
+    assert loginlimit.blocked_for("192.0.2.5", "other", now=start + 300) == window - 300  # the IP's count
