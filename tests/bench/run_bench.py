@@ -1,0 +1,310 @@
+"""`make bench`: the production server on 127.0.0.1 against a fresh database, measured with wrk.
+
+Scenarios, 10 s each at 16 connections (wrk -t2 -c16): (a) article page, warm cache; (b) the same with
+If-None-Match (304); (c) article page, page cache off; (d) reply POSTs with unique bodies (moderation open,
+flood off); (e) TrackBack POSTs; (f) the same article HTML as a static file from nginx — the physical
+reference every figure is compared with. Then the server choice (granian vs gunicorn), the render time of
+a post with 10,000 public comments, and `import_seeds` on 1,000 files. Prints a Markdown table.
+
+Only loopback is used; every load is bounded in time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LUA = Path(__file__).with_name("wrk_report.lua")
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+DURATION = os.environ.get("BENCH_SECONDS", "10")
+CONNECTIONS = "16"
+SEED = ROOT / "seeds" / "000_326f7f888e732a1a.txt"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    memory_mb: float | None = None
+
+
+def environment(workdir: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="archive.settings",
+        DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
+        CACHE_URL=f"file://{workdir / 'cache'}",
+        ARCHIVE_COMMENT_MODERATION="open",
+        ARCHIVE_COMMENT_FLOOD_SECONDS="0",
+        DJANGO_SECRET_KEY="bench-only-secret-key-" + "x" * 40,
+    )
+    env.update(extra)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+SERVERS = {
+    "granian": lambda port, workers: [
+        str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--log-level", "warning", "archive.wsgi:application",
+    ],
+    "gunicorn": lambda port, workers: [
+        str(BIN / "gunicorn"), "archive.wsgi:application", "--config", "archive/gunicorn.conf.py",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+    ],
+}  # fmt: skip
+
+
+@contextmanager
+def server(kind: str, workers: int, env: dict[str, str]):
+    port = free_port()
+    proc = subprocess.Popen(
+        SERVERS[kind](port, workers), cwd=ROOT, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + "/", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{kind} did not start: {proc.stderr.read().decode()[-2000:]}") from None
+                time.sleep(0.2)
+        yield base, proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a server and every process in its session (master and workers)."""
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == pid:  # session id
+                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 2**20
+
+
+def wrk(name: str, url: str, *, mode: str = "get", headers: dict[str, str] | None = None,
+        env: dict[str, str] | None = None, pid: int | None = None) -> Result:  # fmt: skip
+    cmd = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--timeout", "5s", "-s", str(LUA)]
+    for key, value in (headers or {}).items():
+        cmd += ["-H", f"{key}: {value}"]
+    run_env = dict(os.environ, BENCH_MODE=mode, **(env or {}))
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, env=run_env, check=True).stdout
+    data = json.loads(re.search(r"BENCH_JSON (\{.*\})", out).group(1))
+    errors = sum(data[k] for k in ("connect", "read", "write", "status", "timeout", "protocol"))
+    return Result(
+        name,
+        rps=data["requests"] / (data["duration_us"] / 1e6),
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        errors=errors,
+        memory_mb=rss_mb(pid) if pid else None,
+    )
+
+
+def fetch(url: str, headers: dict[str, str] | None = None):
+    """GET over real HTTP: status, headers (case-insensitive) and body."""
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.headers, response.read()
+
+
+@contextmanager
+def nginx(docroot: Path):
+    port = free_port()
+    conf = docroot.parent / "nginx.conf"
+    conf.write_text(
+        f"daemon off; worker_processes 2; pid {docroot.parent / 'nginx.pid'}; error_log stderr warn;\n"
+        "events { worker_connections 1024; }\n"
+        "http { access_log off; sendfile on; keepalive_requests 100000;\n"
+        f"  client_body_temp_path {docroot.parent}/nginx-tmp;\n"
+        f"  server {{ listen 127.0.0.1:{port}; root {docroot}; default_type text/html; }} }}\n"
+    )
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-e", "stderr"], start_new_session=True,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                fetch(f"http://127.0.0.1:{port}/article.html")
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/article.html", proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def add_comments(env: dict[str, str], post_slug: str, count: int) -> None:
+    script = f"""
+from django.utils import timezone
+from archive.models import Comment, Post
+post = Post.objects.get(slug={post_slug!r})
+now = timezone.now()
+rows = []
+for n in range({count}):
+    rows.append(Comment(post=post, status="approved", author=f"Reader {{n}}", content=f"Words {{n}}",
+                        content_html=f"<p>Words {{n}}</p>", dedupe_key=f"bench-{{n}}", created_at=now))
+Comment.objects.bulk_create(rows, batch_size=1000)
+top = list(Comment.objects.filter(post=post, dedupe_key__startswith="bench-").order_by("id"))
+# Every third comment replies to the one before it, so the page holds real threads.
+for n, comment in enumerate(top):
+    if n % 3:
+        parent = top[n - 1]
+        comment.parent, comment.thread_id = parent, parent.thread_id or parent.pk
+        top[n] = comment
+Comment.objects.bulk_update(top, ["parent", "thread"], batch_size=1000)
+"""
+    subprocess.run([PYTHON, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+
+
+def render_times(url: str, samples: int = 15) -> list[float]:
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        fetch(url)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def import_thousand(workdir: Path) -> float:
+    seeds = workdir / "thousand"
+    seeds.mkdir()
+    text = SEED.read_bytes()
+    for n in range(1000):
+        (seeds / f"seed_{n:04}.txt").write_bytes(f"Archived copy number {n}\n".encode() + text)
+    env = environment(workdir, DATABASE_URL=f"sqlite:///{workdir / 'import.sqlite3'}")
+    manage(env, "migrate", "--noinput")
+    start = time.perf_counter()
+    subprocess.run([PYTHON, "manage.py", "import_seeds", *sorted(map(str, seeds.glob("*.txt")))], cwd=ROOT,
+                   env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    return time.perf_counter() - start
+
+
+def table(results: list[Result], reference: Result) -> str:
+    lines = [
+        "| scenario | req/s | p50 ms | p99 ms | errors | server RSS MB | vs (f) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        memory = f"{r.memory_mb:.0f}" if r.memory_mb is not None else "–"
+        lines.append(
+            f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {memory} | "
+            f"{r.rps / reference.rps:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool):
+            print(f"{tool} is missing: apt-get install {'nginx-light' if tool == 'nginx' else tool}", file=sys.stderr)
+            return 1
+    workdir = Path(tempfile.mkdtemp(prefix="archive-bench-"))
+    os.chmod(workdir, 0o755)
+    try:
+        env = environment(workdir)
+        manage(env, "migrate", "--noinput")
+        manage(env, "import_seeds", str(SEED))
+        winner, workers = os.environ.get("BENCH_SERVER", "granian"), int(os.environ.get("BENCH_WORKERS", "2"))
+        results: list[Result] = []
+        choice: list[Result] = []
+        with server(winner, workers, env) as (base, proc):
+            _, _, index = fetch(base + "/")
+            slug = re.search(rb'<li class="post"[^>]*><a href="/([^/"]+)/"', index).group(1).decode()
+            page_url = f"{base}/{slug}/"
+            secret = "b" * 32
+            _, headers, html = fetch(page_url, {"Cookie": f"csrftoken={secret}"})
+            post_id = re.search(rb'name="comment_post_ID" value="(\d+)"', html).group(1).decode()
+            results.append(wrk("(a) article, warm page cache", page_url, pid=proc.pid))
+            results.append(wrk("(b) article, If-None-Match → 304", page_url, pid=proc.pid, headers={
+                "If-None-Match": headers["ETag"], "Cookie": f"csrftoken={secret}"}))  # fmt: skip
+            results.append(wrk("(d) reply POSTs (unique)", f"{base}/comments/post/", mode="reply", pid=proc.pid,
+                               env={"BENCH_POST_ID": post_id, "BENCH_CSRF": secret}))  # fmt: skip
+            results.append(wrk("(e) TrackBack POSTs (unique)", f"{base}/{slug}/trackback/", mode="trackback",
+                               pid=proc.pid))  # fmt: skip
+        uncached_env = dict(env, ARCHIVE_PAGE_CACHE="0")
+        manage(env, "shell", "-c", "from archive.models import Comment; Comment.objects.all().delete()")
+        with server(winner, workers, uncached_env) as (base, proc):
+            results.insert(2, wrk("(c) article, page cache off", f"{base}/{slug}/", pid=proc.pid))
+        docroot = workdir / "www"
+        docroot.mkdir()
+        (docroot / "article.html").write_bytes(html)
+        os.chmod(docroot, 0o755)
+        os.chmod(docroot / "article.html", 0o644)
+        with nginx(docroot) as (static_url, nginx_pid):
+            reference = wrk("(f) nginx, same HTML as a static file", static_url, pid=nginx_pid)
+        results.append(reference)
+
+        for kind, count in (("granian", 2), ("gunicorn", 4)):
+            with server(kind, count, env) as (base, proc):
+                fetch(f"{base}/{slug}/")
+                choice.append(wrk(f"{kind}, {count} workers: article, warm cache", f"{base}/{slug}/", pid=proc.pid))
+                choice.append(wrk(f"{kind}, {count} workers: reply POSTs", f"{base}/comments/post/", mode="reply",
+                                  pid=proc.pid, env={"BENCH_POST_ID": post_id, "BENCH_CSRF": secret}))  # fmt: skip
+
+        add_comments(env, slug, 10_000)
+        with server(winner, workers, uncached_env) as (base, proc):
+            fetch(f"{base}/{slug}/")
+            render = render_times(f"{base}/{slug}/")
+        seconds = import_thousand(workdir)
+
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        print(f"\n### `make bench` — {time.strftime('%Y-%m-%d')}, {machine}, server: {winner} × {workers} workers\n")
+        print(table(results, reference))
+        print("\nServer choice (same scenarios, same machine):\n")
+        print(table(choice, reference))
+        print(
+            f"\nPost with 10,000 public comments, page cache off, one comment page over HTTP: "
+            f"median {statistics.median(render):.1f} ms, max {max(render):.1f} ms ({len(render)} requests)"
+        )
+        print(f"`import_seeds` on 1,000 files: {seconds:.2f} s")
+        return 0 if all(r.errors == 0 for r in results + choice) else 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
