@@ -8,7 +8,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "archive.settings")
 
 django_application = get_wsgi_application()
 
-from archive.pagecache import FastPath  # noqa: E402 (needs the settings configured above)
+from archive.limits import HeaderGuard  # noqa: E402 (needs the settings configured above)
+from archive.pagecache import FastPath  # noqa: E402
 
 # Cache hits are answered here, before Django's request cycle; everything else goes to Django.
-application = FastPath(django_application)
+application = HeaderGuard(FastPath(django_application))

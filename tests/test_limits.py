@@ -343,3 +343,23 @@ def test_the_window_is_fixed_from_the_first_failure(db, settings):
     assert loginlimit.blocked_for("192.0.2.6", "VICTIM", now=start + window - 1) == 1
     assert loginlimit.blocked_for("192.0.2.5", "victim", now=start + window) == 0
     assert loginlimit.blocked_for("192.0.2.5", "other", now=start + 300) == window - 300  # the IP's count
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded; charset*=bogus''utf-8",
+                                          "text/plain; title*=nope''x"])  # fmt: skip
+def test_unparsable_content_type_is_400_at_the_wsgi_entry(post, content_type):
+    """Django raises while building such a request (a 500 from the server); the WSGI guard answers 400."""
+    import io
+
+    from archive.wsgi import application
+
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": "/comments/post/", "QUERY_STRING": "", "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80", "HTTP_HOST": "testserver", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b"a=b"),
+        "CONTENT_LENGTH": "3", "CONTENT_TYPE": content_type, "wsgi.errors": io.StringIO(), "wsgi.version": (1, 0),
+        "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False, "SERVER_PROTOCOL": "HTTP/1.1",
+    }  # fmt: skip
+    seen = {}
+    body = b"".join(application(environ, lambda status, headers, exc=None: seen.update(status=status)))
+    assert seen["status"].startswith("400")
+    assert b"Content-Type" in body
