@@ -80,6 +80,11 @@ class ReplyForm(forms.Form):
         self.fields["author"].required = required
         self.fields["email"].required = required
 
+    def clean_comment(self) -> str:
+        """Browsers send a textarea's line breaks as CRLF; stored as LF, the same text typed in a browser or
+        sent by a script is the same reply (and the duplicate rule sees it so)."""
+        return self.cleaned_data["comment"].replace("\r\n", "\n").replace("\r", "\n")
+
     @property
     def remember(self) -> bool:
         return bool(self.cleaned_data.get(CONSENT_FIELD))

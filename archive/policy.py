@@ -142,8 +142,7 @@ def accept(candidate: Candidate) -> Comment:
     try:
         with transaction.atomic():
             check_duplicate(candidate, key)
-            if not candidate.is_spam:
-                check_flood(candidate)
+            check_flood(candidate)  # spam too: a bot filling the trap must not store as fast as it likes
             return Comment.objects.create(
                 post=candidate.post,
                 parent=parent,

@@ -709,3 +709,13 @@ def test_too_many_fields_is_refused(post):
     response = send(reader, data)
     assert response.status_code == 400
     assert not Comment.objects.exists()
+
+
+def test_browser_line_breaks_are_stored_as_typed_by_a_script(post, settings):
+    """A textarea sends CRLF; the stored text uses LF, so the duplicate rule treats both as one reply."""
+    settings.ARCHIVE_COMMENT_FLOOD_SECONDS = 0
+    settings.ARCHIVE_COMMENT_MODERATION = "open"
+    first = submit(browser(), post, comment="Line one\r\nLine two")
+    assert first.status_code == 302
+    assert Comment.objects.get().content == "Line one\nLine two"
+    assert submit(browser(), post, comment="Line one\nLine two").status_code == 409
