@@ -76,7 +76,9 @@ def thread_page(post: Post, number: int | None, pending_ids: frozenset[int] = fr
         raise ValueError(f"no comment page {number}")
     visible = Comment.objects.filter(post=post).visible_to(pending_ids)
     start = (number - 1) * per_page()
-    roots = list(visible.filter(parent=None).order_by("created_at", "id")[start : start + per_page()])
+    roots: list[Comment] = []
+    if counts["top"]:  # nothing to fetch on a post without visible responses
+        roots = list(visible.filter(parent=None).order_by("created_at", "id")[start : start + per_page()])
     below = list(visible.filter(thread__in=roots).order_by("created_at", "id")) if roots else []
     return ThreadPage(
         nodes=build_tree(roots, below),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+from functools import partial
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -93,8 +94,9 @@ def post_page(
         "notice": notice,
         "page_url": page_url(post, page),
         "consent": consent,
-        "trackback_rdf": trackback.rdf_block(
-            permalink, request.build_absolute_uri(post.get_trackback_url()), post.title
+        # Called by the template only when the article fragment is not in the cache.
+        "trackback_rdf": partial(
+            trackback.rdf_block, permalink, request.build_absolute_uri(post.get_trackback_url()), post.title
         ),
         "require_name_email": settings.ARCHIVE_REQUIRE_NAME_EMAIL,
     }

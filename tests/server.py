@@ -216,7 +216,7 @@ class Server:
             return [
                 sys.executable, "-m", "granian", "--interface", "wsgi",
                 "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
-                "--log-level", "warning", "archive.wsgi:application",
+                "--blocking-threads", "1", "--log-level", "warning", "archive.wsgi:application",
             ]  # fmt: skip
         cmd = [
             sys.executable, "-m", "gunicorn", "archive.wsgi:application",

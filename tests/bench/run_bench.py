@@ -74,7 +74,7 @@ def manage(env: dict[str, str], *args: str) -> None:
 SERVERS = {
     "granian": lambda port, workers: [
         str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--log-level", "warning", "archive.wsgi:application",
+        "--workers", str(workers), "--blocking-threads", "1", "--log-level", "warning", "archive.wsgi:application",
     ],
     "gunicorn": lambda port, workers: [
         str(BIN / "gunicorn"), "archive.wsgi:application", "--config", "archive/gunicorn.conf.py",
@@ -129,7 +129,7 @@ def wrk(name: str, url: str, *, mode: str = "get", headers: dict[str, str] | Non
     cmd = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--timeout", "5s", "-s", str(LUA)]
     for key, value in (headers or {}).items():
         cmd += ["-H", f"{key}: {value}"]
-    run_env = dict(os.environ, BENCH_MODE=mode, **(env or {}))
+    run_env = dict(os.environ, BENCH_MODE=mode, BENCH_RUN=str(time.time_ns()), **(env or {}))
     out = subprocess.run([*cmd, url], capture_output=True, text=True, env=run_env, check=True).stdout
     data = json.loads(re.search(r"BENCH_JSON (\{.*\})", out).group(1))
     errors = sum(data[k] for k in ("connect", "read", "write", "status", "timeout", "protocol"))

@@ -15,6 +15,7 @@ function init(args)
   mode = os.getenv("BENCH_MODE") or "get"
   post_id = os.getenv("BENCH_POST_ID") or "1"
   csrf = os.getenv("BENCH_CSRF") or ""
+  run = os.getenv("BENCH_RUN") or "0"  -- unique per wrk run: bodies never repeat an earlier run's
   n = 0
   bad = 0
   if mode ~= "get" then
@@ -31,7 +32,7 @@ function request()
     return wrk.request()
   end
   n = n + 1
-  local tag = id .. "-" .. n .. "-" .. math.random(1, 1000000000)
+  local tag = run .. "-" .. id .. "-" .. n
   local body
   if mode == "reply" then
     body = "csrfmiddlewaretoken=" .. csrf .. "&comment_post_ID=" .. post_id .. "&comment_parent=0"
