@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet
 
 from .models import Comment, Post
 
@@ -75,10 +75,7 @@ def thread_page(post: Post, number: int | None, pending_ids: frozenset[int] = fr
     if not 1 <= number <= num_pages:
         raise ValueError(f"no comment page {number}")
     visible = Comment.objects.filter(post=post).visible_to(pending_ids)
-    start = (number - 1) * per_page()
-    roots: list[Comment] = []
-    if counts["top"]:  # nothing to fetch on a post without visible responses
-        roots = list(visible.filter(parent=None).order_by("created_at", "id")[start : start + per_page()])
+    roots = page_roots(visible.filter(parent=None), counts["top"], number)
     below = list(visible.filter(thread__in=roots).order_by("created_at", "id")) if roots else []
     return ThreadPage(
         nodes=build_tree(roots, below),
@@ -87,6 +84,19 @@ def thread_page(post: Post, number: int | None, pending_ids: frozenset[int] = fr
         public_count=counts["public"],
         last_modified=counts["last"],
     )
+
+
+def page_roots(top_level: QuerySet[Comment], total: int, number: int) -> list[Comment]:
+    """The top-level responses of page `number`, oldest first. Pages nearer the end (the default page is
+    the last) are read from the newest backwards, so no page costs an OFFSET over thousands of threads."""
+    start = (number - 1) * per_page()
+    stop = min(start + per_page(), total)
+    if start >= stop:
+        return []
+    if start > total - stop:
+        newest_first = top_level.order_by("-created_at", "-id")[total - stop : total - start]
+        return list(newest_first)[::-1]
+    return list(top_level.order_by("created_at", "id")[start:stop])
 
 
 def build_tree(roots: list[Comment], below: list[Comment]) -> list[Node]:
