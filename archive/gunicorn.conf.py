@@ -1,4 +1,5 @@
-"""Production server settings (gunicorn). The worker count and class were chosen by `make bench`."""
+"""gunicorn settings, for deployments that prefer it. `make run` uses granian, which `make bench` measured
+well ahead of gunicorn on two cores; the server tests run both."""
 
 import multiprocessing
 import os
