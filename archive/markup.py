@@ -124,9 +124,9 @@ def render_comment(text: str) -> str:
         raise
 
 
-def count_links(html: str) -> int:
+def count_links(rendered: str) -> int:
     """Links in rendered HTML, bare URLs included once linkified: WordPress's moderation counts these."""
-    return len(LINK_PATTERN.findall(html))
+    return len(LINK_PATTERN.findall(rendered))
 
 
 def plain_text(fragment: str) -> str:
