@@ -255,3 +255,15 @@ def test_lost_version_key_never_resurrects_old_pages(post, open_site):
     policy.accept(policy.Candidate(post=post, author="Ed", email="ed@example.com", content="After"))
     cache.delete(pagecache.VERSION_KEY)
     assert b"After" in Client().get(url).content
+
+
+def test_a_new_held_reply_leaves_the_cache_alone(post, settings):
+    """Held replies change no public page: a flood of them must not push readers onto the uncached path."""
+    settings.ARCHIVE_COMMENT_MODERATION = "all"
+    Client().get(post.get_absolute_url())
+    version = pagecache.current_version()
+    held = policy.accept(policy.Candidate(post=post, author="Flo", email="flo@example.com", content="Held"))
+    assert held.status == Comment.Status.PENDING
+    assert pagecache.current_version() == version
+    moderation.set_status(Comment.objects.filter(pk=held.pk), Comment.Status.APPROVED)
+    assert pagecache.current_version() != version
