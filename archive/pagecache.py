@@ -43,7 +43,8 @@ SENTINEL = "\x00csrf-token-placeholder\x00"
 CSRF_CHARS = frozenset(string.ascii_letters + string.digits)
 CSRF_SECRET_LENGTH = 32
 BYPASS_COOKIES = (*readers.PERSONAL_COOKIES, "sessionid")
-UNSTORED_HEADERS = frozenset({"set-cookie", "content-length", "date", "etag"})
+# Per reader or per response; Last-Modified is kept in the entry itself, for conditional requests.
+UNSTORED_HEADERS = frozenset({"set-cookie", "content-length", "date", "etag", "last-modified"})
 
 
 def current_version() -> str:
@@ -207,16 +208,15 @@ def render(request: HttpRequest, template: str, context: dict, status: int = 200
     version = getattr(request, "page_cache_version", None)
     if version is None or status != 200:
         response = django_render(request, template, context, status=status)
-        patch_cache_control(response, private=True, no_cache=True)
-        return response
-    html = render_to_string(template, {**context, "csrf_token": SENTINEL}, request)
-    head, placeholder, tail = html.partition(SENTINEL)
-    if SENTINEL in tail:
-        raise ValueError(f"{template} holds more than one CSRF token: it cannot be cached")
-    response = HttpResponse(head + get_token(request) + tail if placeholder else head)
-    # Browsers may keep it but must ask again (a 304 is cheap); shared caches must not keep it (the token).
+    else:
+        html = render_to_string(template, {**context, "csrf_token": SENTINEL}, request)
+        head, placeholder, tail = html.partition(SENTINEL)
+        if SENTINEL in tail:
+            raise ValueError(f"{template} holds more than one CSRF token: it cannot be cached")
+        response = HttpResponse(head + get_token(request) + tail if placeholder else head)
+        response.page_cache = (version, head.encode(), tail.encode() if placeholder else None)
+    # Browsers may keep a page but must ask again (a 304 is cheap); shared caches must not (the CSRF token).
     patch_cache_control(response, private=True, no_cache=True)
-    response.page_cache = (version, head.encode(), tail.encode() if placeholder else None)
     return response
 
 
@@ -245,10 +245,8 @@ class PageCacheMiddleware:
     @staticmethod
     def store(request: HttpRequest, response: HttpResponse, parts: tuple) -> Entry:
         version, head, tail = parts
-        headers = tuple((k, v) for k, v in response.items() if k.lower() not in UNSTORED_HEADERS)
-        last_modified = response.get("Last-Modified")
-        kept = tuple((k, v) for k, v in headers if k.lower() != "last-modified")
-        entry = Entry.build(head, tail, kept, last_modified)
+        kept = tuple((k, v) for k, v in response.items() if k.lower() not in UNSTORED_HEADERS)
+        entry = Entry.build(head, tail, kept, response.get("Last-Modified"))
         key = page_key(version, request.scheme, request.get_host(), request.path)
         cache.set(key, entry, timeout=settings.ARCHIVE_PAGE_CACHE_SECONDS)
         return entry
