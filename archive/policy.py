@@ -146,7 +146,7 @@ def accept(candidate: Candidate) -> Comment:
             return Comment.objects.create(
                 post=candidate.post,
                 parent=parent,
-                thread=(parent.thread or parent) if parent else None,
+                thread_id=(parent.thread_id or parent.pk) if parent else None,
                 kind=candidate.kind,
                 status=moderation_status(candidate, content_html),
                 author=candidate.author,

@@ -80,8 +80,9 @@ def post_page(
     if form is None:  # `?replytocom=N` is WordPress's reply link for readers without JavaScript
         reply_to = public_comment(post, request.GET.get("replytocom"))
         initial = {"comment_post_ID": post.pk, "comment_parent": reply_to.pk if reply_to else 0}
-        form = ReplyForm(initial={**initial, **readers.remembered(request)})
-        consent = bool(readers.remembered(request))
+        remembered = readers.remembered(request)
+        form = ReplyForm(initial={**initial, **remembered})
+        consent = bool(remembered)
     else:
         reply_to = public_comment(post, form.data.get("comment_parent"))
         consent = bool(form.data.get(CONSENT_FIELD))
