@@ -288,8 +288,22 @@ class Server:
         """Stop the server, drop its PostgreSQL database, delete its folder."""
         self.stop()
         if self._admin_url and self._prepared:
-            self._postgres(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+            self._drop_database()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _drop_database(self, attempts: int = 20) -> None:
+        """DROP … WITH (FORCE) ends our own connections, but not an autovacuum worker that the fresh data
+        just woke (it runs as the superuser, which our role may not signal): wait for it to finish."""
+        import psycopg
+
+        for attempt in range(attempts):
+            try:
+                self._postgres(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+                return
+            except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.5)
 
     def __enter__(self) -> Server:
         try:
