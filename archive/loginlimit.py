@@ -12,8 +12,7 @@ re-stores the value with the default timeout (300 s), which would cut a 15-minut
 is fixed: it starts at the first failure and is not extended by later ones. Two failures landing in the
 same instant on two workers may count once; that lets a guesser through a few more times at most.
 
-The client IP is REMOTE_ADDR, as for comments. Behind a reverse proxy every request has the proxy's
-address, so the per-IP limit then throttles everyone together; the per-username limit still holds.
+The client IP is the one `clientip` gives, as for comments: behind a trusted proxy, the reader's own.
 """
 
 from __future__ import annotations
@@ -29,6 +28,8 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+
+from .clientip import client_ip
 
 KEY_PREFIX = "archive:login-failures"
 
@@ -75,10 +76,6 @@ def blocked_for(ip: str | None, username: str, now: float | None = None) -> int:
         if count >= settings.ARCHIVE_LOGIN_MAX_FAILURES:
             wait = max(wait, until - now)
     return math.ceil(wait)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 @never_cache

@@ -13,8 +13,12 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
-PENDING_COOKIE = "comment_pending"
-REMEMBER_COOKIE = "comment_author"
+# Every cookie that makes a page personal starts with this, so that one rule in a proxy or CDN in front
+# ("bypass the cache when a cookie name starts with comment_author_") keeps personal pages personal. It is
+# WordPress's own prefix for the same cookies, so rules written for WordPress setups fit unchanged.
+PERSONAL_PREFIX = "comment_author_"
+PENDING_COOKIE = PERSONAL_PREFIX + "pending"
+REMEMBER_COOKIE = PERSONAL_PREFIX + "details"
 PERSONAL_COOKIES = (PENDING_COOKIE, REMEMBER_COOKIE)
 MAX_PENDING = 20
 

@@ -49,6 +49,8 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _secret_key(BASE_DIR / ".sec
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+# Proxies (CIDRs) whose X-Forwarded-For names the reader's address: see archive/clientip.py.
+ARCHIVE_TRUSTED_PROXIES = env_list("ARCHIVE_TRUSTED_PROXIES", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import ipaddress
 from functools import partial
 
 from django.conf import settings
@@ -16,18 +15,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import pagecache, policy, readers, threads, trackback
+from .clientip import client_ip
 from .forms import CONSENT_FIELD, PARENT_UNAVAILABLE, ReplyForm
 from .models import Comment, Post
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR when it is an IP address (a server on a Unix socket may pass "" or a path, which
-    PostgreSQL's inet column would refuse with an error)."""
-    value = request.META.get("REMOTE_ADDR") or ""
-    try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        return None
 
 
 @csrf_exempt  # only GET/HEAD get in: anything else is 405, not a CSRF 403
