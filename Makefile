@@ -47,7 +47,7 @@ system-deps:
 test: $(VENV)/.installed-test system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	CACHE_URL=$${TEST_CACHE_URL:-locmem://} $(BIN)/python -m pytest $(PYTEST_ARGS)
+	CACHE_URL=$${TEST_CACHE_URL:-locmem://} ARCHIVE_PAGE_DIR=$(CURDIR)/.cache/test-pages $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

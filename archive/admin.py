@@ -16,7 +16,7 @@ class PostAdmin(admin.ModelAdmin):
     list_editable = ["comments_open", "pings_open"]
     search_fields = ["title", "slug", "source_name"]
     readonly_fields = ["title", "slug", "body", "source_name", "sha256", "encoding", "chrome", "imported_at",
-                       "original_link"]  # fmt: skip
+                       "updated_at", "original_link"]  # fmt: skip
     exclude = ["original"]
 
     def get_queryset(self, request):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from . import seeds
@@ -79,5 +80,6 @@ def import_file(path: Path) -> ImportResult:
             return ImportResult(name, "unchanged")
         for key, value in fields.items():
             setattr(post, key, value)
+        post.imported_at = timezone.now()  # the page says when the copy it shows was imported
         post.save()
         return ImportResult(name, "updated", note)

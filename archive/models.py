@@ -24,6 +24,10 @@ class Post(models.Model):
     encoding = models.CharField(max_length=20, help_text="How the original bytes were decoded.")
     chrome = models.JSONField(default=list, blank=True, help_text="Theme lines found after the article.")
     imported_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="Moves with every change a reader can see (import, switches, public responses): Last-Modified.",
+    )
     comments_open = models.BooleanField(default=True)
     pings_open = models.BooleanField(default=True)
 
@@ -32,6 +36,10 @@ class Post(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.updated_at = timezone.now()
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("archive:post", args=[self.slug])

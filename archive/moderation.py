@@ -1,4 +1,4 @@
-"""Moderators' actions. Bulk updates bypass model signals, so the page cache is told here explicitly."""
+"""Moderators' actions. Bulk updates bypass model signals, so the public change is announced here."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import pagecache
 from .models import Comment
+from .signals import public_change
 
 
 def set_status(comments: QuerySet[Comment], status: str) -> int:
@@ -18,6 +18,7 @@ def set_status(comments: QuerySet[Comment], status: str) -> int:
     ping URL): the database keeps one copy outside the trash, so that one stays in the trash."""
     now = timezone.now()
     todo = comments.exclude(status=status)
+    post_ids = set(todo.values_list("post_id", flat=True))
     changed = 0
     if status != Comment.Status.TRASH:
         for pk in list(todo.filter(status=Comment.Status.TRASH).values_list("pk", flat=True)):
@@ -29,5 +30,5 @@ def set_status(comments: QuerySet[Comment], status: str) -> int:
         todo = todo.exclude(status=Comment.Status.TRASH)
     changed += todo.update(status=status, modified_at=now)
     if changed:
-        pagecache.invalidate()
+        public_change(post_ids)
     return changed

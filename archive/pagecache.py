@@ -1,283 +1,336 @@
-"""The shared page cache: anonymous readers get the article and the index from Django's cache framework,
-answered before the rest of Django runs (WP Super Cache's idea, without its pitfalls).
+"""One page for every reader: public pages are rendered once per cache version and answered to everyone,
+by this process before Django runs, by any other worker from Django's cache, and by nginx from files.
 
-Why it is safe:
+Why one copy is safe:
+- Public pages hold nothing personal: the reply form carries no CSRF token (`crossorigin` protects it
+  instead) and nothing sets a cookie, so every anonymous reader, crawler and shared cache gets the same
+  bytes, one strong ETag and `Cache-Control: public, max-age=0, must-revalidate` (every cache asks again,
+  and a 304 is cheap, so a new reply shows at once).
+- Readers with a personal cookie (every one starts with `readers.PERSONAL_PREFIX`: a held reply, remembered
+  details) get a page made for them, marked private, and never stored.
 - Pages are stored under a version that moves on whenever what the public sees changes (a response
-  published, moderated or removed; a post opened or closed), so every worker and every server sharing the
-  cache stops serving old pages at once. The version is random, never a counter, so a cache that lost the
-  key cannot fall back to an old page.
-- Only readers without personal cookies (a pending reply, a remembered name, a session) are served from
-  it; the others get a page rendered for them.
-- The reply form's CSRF token is never stored. A page is kept as the bytes before and after the token,
-  and each reader gets their own: the secret from their own CSRF cookie, or a fresh secret sent with a
-  fresh cookie. Django accepts the unmasked secret as a form token. A token therefore never travels
-  without its cookie, and one reader's token never reaches another.
-- The headers stored are those the full middleware stack produced (CSP, X-Frame-Options, …), so a hit
-  answers with exactly the same security headers as a miss.
-- Same bytes, same ETag: the ETag is a digest of the page and the reader's secret, so it is strong.
+  published, moderated or removed; a post imported again, opened or closed). A page's key names its
+  version, so no worker and no server can answer with a page from before the change. The version is random,
+  never a counter, so a store that lost it cannot fall back to an old page.
+- A stored page keeps the headers the whole middleware stack produced (CSP, X-Frame-Options, …), so a hit
+  answers with exactly the headers of a miss.
+
+Where the version lives, read on every hit:
+- One machine (the default: a file or local-memory cache): the name a symlink `current` in
+  ARCHIVE_PAGE_DIR points at. Reading it is one `readlink`, about a microsecond, shared by every worker
+  and every management command on the machine; it is also what nginx follows to the page files (below).
+- Several machines (Redis, Memcached or the database as the cache): a key in that shared cache, the one
+  place every server sees. A hit then costs one round trip to the cache.
+
+nginx in front (deploy/nginx/): on one machine every stored page is also written, atomically, to
+ARCHIVE_PAGE_DIR/<version>/<scheme>/<host><path>, with the page's Last-Modified as its mtime; nginx
+answers those files itself (WP Super Cache's expert mode) and passes everything else to the app.
+Invalidation swaps the symlink, so nginx stops serving old files at the same instant the app does.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import secrets
-import string
-import time
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.cookies import CookieError, SimpleCookie
+from functools import wraps
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
-from django.shortcuts import render as django_render
-from django.template.loader import render_to_string
+from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control
-from django.utils.http import parse_http_date_safe
+from django.utils.http import http_date, parse_http_date_safe
 
 from . import readers
 
 VERSION_KEY = "archive:pages:version"
-SENTINEL = "\x00csrf-token-placeholder\x00"
-CSRF_CHARS = frozenset(string.ascii_letters + string.digits)
-CSRF_SECRET_LENGTH = 32
-BYPASS_COOKIES = (*readers.PERSONAL_COOKIES, "sessionid")
-# Per reader or per response; Last-Modified is kept in the entry itself, for conditional requests.
+SHARED_BACKENDS = ("redis", "memcache", "DatabaseCache")
+# Per response, or never on a stored page; ETag, Last-Modified and Content-Length are made at store time.
 UNSTORED_HEADERS = frozenset({"set-cookie", "content-length", "date", "etag", "last-modified"})
+NOT_MODIFIED_HEADERS = frozenset({"etag", "last-modified", "cache-control", "vary", "content-location", "expires"})
+# Only such paths become files for nginx: no dot segments, no doubled slashes, nothing a shell would quote.
+FILE_PATH = re.compile(r"^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*/?$")
+FILE_HOST = re.compile(r"^[a-z0-9][a-z0-9.-]*(:[0-9]{1,5})?$")
+FILE_SUFFIX = {  # the page file's name below a path ending in "/", by content type; nginx maps them back
+    "text/html": "index.html",
+    "application/rss+xml": "index.rss",
+    "application/atom+xml": "index.atom",
+    "application/xml": "index.xml",
+    "text/plain": "index.txt",
+}
+
+
+# --- The version ------------------------------------------------------------------------------------------
+
+
+class LocalVersion:
+    """The version on one machine: the target of the symlink `current` in the page directory."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.link = directory / "current"
+
+    def read(self) -> str | None:
+        try:
+            return os.readlink(self.link)
+        except OSError:
+            return None
+
+    def move_on(self) -> str:
+        version = secrets.token_hex(8)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / version).mkdir()
+        temporary = self.directory / f".current-{version}"
+        os.symlink(version, temporary)
+        os.replace(temporary, self.link)  # atomic: every reader sees the old version or the new one
+        self._collect(keep=version)
+        return version
+
+    def _collect(self, keep: str) -> None:
+        """Remove the page files of older versions (a file nginx is sending stays readable until closed)."""
+        for entry in self.directory.iterdir():
+            if entry.name not in (keep, "current") and entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+
+    def page_file(self, version: str, scheme: str, host: str, path: str, content_type: str) -> Path | None:
+        """Where nginx looks for this page, or None when it should not (odd hosts or paths go to the app)."""
+        name = FILE_SUFFIX.get(content_type.split(";")[0].strip()) if path.endswith("/") else ""
+        if name is None or not FILE_PATH.match(path) or not FILE_HOST.match(host) or scheme not in ("http", "https"):
+            return None
+        return self.directory / version / scheme / host / (path.lstrip("/") + name)
+
+
+class SharedVersion:
+    """The version for several machines: a key in the cache they all share."""
+
+    def read(self) -> str | None:
+        return cache.get(VERSION_KEY)
+
+    def move_on(self) -> str:
+        version = secrets.token_hex(8)
+        cache.set(VERSION_KEY, version, timeout=None)
+        return version
+
+    def page_file(self, version: str, scheme: str, host: str, path: str, content_type: str) -> None:
+        return None  # another machine's nginx could not be told of an invalidation: no files
+
+
+def is_shared_cache() -> bool:
+    backend = settings.CACHES["default"]["BACKEND"]
+    return any(name in backend for name in SHARED_BACKENDS)
+
+
+versions: LocalVersion | SharedVersion = (
+    SharedVersion() if is_shared_cache() else LocalVersion(Path(settings.ARCHIVE_PAGE_DIR))
+)
 
 
 def current_version() -> str:
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        cache.add(VERSION_KEY, secrets.token_hex(8), timeout=None)
-        version = cache.get(VERSION_KEY)
-    return version
+    return versions.read() or versions.move_on()
 
 
 def invalidate() -> None:
-    cache.set(VERSION_KEY, secrets.token_hex(8), timeout=None)
+    versions.move_on()
+
+
+# --- A stored page ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Entry:
-    """A stored page: the bytes around the CSRF token (tail is None for a page without a form)."""
+class Page:
+    """Everything a hit sends, built once when the page is stored."""
 
-    head: bytes
-    tail: bytes | None
-    headers: tuple[tuple[str, str], ...]
-    last_modified: str | None
-    digest: bytes = b""
+    body: bytes
+    headers: tuple[tuple[str, str], ...]  # of a 200, Content-Length included
+    not_modified: tuple[tuple[str, str], ...]  # of a 304
+    etag: str
+    last_modified: int | None
 
     @classmethod
-    def build(cls, head: bytes, tail: bytes | None, headers: tuple, last_modified: str | None) -> Entry:
-        digest = hashlib.blake2b(head + b"\x00" + (tail or b""), digest_size=16).digest()
-        return cls(head, tail, headers, last_modified, digest)
+    def build(cls, body: bytes, kept: Iterable[tuple[str, str]], last_modified: int | None) -> Page:
+        etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+        headers = [*kept, ("ETag", etag)]
+        if last_modified is not None:
+            headers.append(("Last-Modified", http_date(last_modified)))
+        not_modified = tuple((k, v) for k, v in headers if k.lower() in NOT_MODIFIED_HEADERS)
+        return cls(body, (*headers, ("Content-Length", str(len(body)))), not_modified, etag, last_modified)
 
-    def body(self, token: str) -> bytes:
-        return self.head if self.tail is None else self.head + token.encode() + self.tail
-
-    def etag(self, token: str) -> str:
-        return f'"{hashlib.blake2b(self.digest + token.encode(), digest_size=16).hexdigest()}"'
-
-
-def page_key(version: str, scheme: str, host: str, path: str) -> str:
-    return f"archive:page:{version}:{scheme}://{host.lower()}{path}"
-
-
-def is_cacheable_request(method: str, query_string: str, cookie_names: Iterable[str]) -> bool:
-    if not settings.ARCHIVE_PAGE_CACHE or method not in ("GET", "HEAD") or query_string:
+    def is_fresh(self, if_none_match: str, if_modified_since: str) -> bool:
+        """RFC 9110 §13.1: If-None-Match (weak comparison: nginx weakens ETags it compresses) wins over
+        If-Modified-Since."""
+        if if_none_match:
+            tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+            return self.etag in tags or "*" in tags
+        if if_modified_since and self.last_modified is not None:
+            since = parse_http_date_safe(if_modified_since)
+            return since is not None and self.last_modified <= since
         return False
-    names = set(cookie_names)
-    return not any(name in names for name in BYPASS_COOKIES)
+
+    def answer(self, method: str, if_none_match: str, if_modified_since: str) -> tuple[int, tuple, bytes]:
+        if self.is_fresh(if_none_match, if_modified_since):
+            return 304, self.not_modified, b""
+        return 200, self.headers, b"" if method == "HEAD" else self.body
 
 
-def valid_secret(value: str | None) -> bool:
-    return bool(value) and len(value) == CSRF_SECRET_LENGTH and set(value) <= CSRF_CHARS
+def shared_key(version: str, scheme: str, host: str, path: str) -> str:
+    """Hashed, so any host and path make a valid key for every backend (memcached refuses long keys)."""
+    digest = hashlib.sha256(f"{scheme}://{host}{path}".encode("utf-8", "surrogateescape")).hexdigest()
+    return f"archive:page:{version}:{digest}"
 
 
-def new_secret() -> str:
-    """128 random bits as 32 hex digits: every one of them is a character Django allows in a CSRF secret."""
-    return secrets.token_hex(CSRF_SECRET_LENGTH // 2)
+# The pages this process has seen under the current version: a hit reads only this and the version.
+_pages: dict[tuple[str, str, str, str], Page] = {}
+_pages_version = ""
+PAGES_MAX = 512
 
 
-_cookie_template: tuple[int, str, str] = (0, "", "")
+def remember(key: tuple[str, str, str, str], page: Page) -> None:
+    global _pages_version
+    if key[0] != _pages_version or len(_pages) >= PAGES_MAX:
+        _pages.clear()  # an older version's pages (nobody asks for them any more), or too many
+        _pages_version = key[0]
+    _pages[key] = page
 
 
-def csrf_cookie_header(secret: str) -> str:
-    """A Set-Cookie header exactly as CsrfViewMiddleware would write it (its expiry date changes each
-    second, so the rest is built once a second rather than once a request)."""
-    global _cookie_template
-    now = int(time.time())
-    stamp, before, after = _cookie_template
-    if stamp != now:
-        placeholder = "X" * CSRF_SECRET_LENGTH  # letters only, so the cookie value is never quoted
-        before, _, after = _csrf_cookie(placeholder).partition(placeholder)
-        _cookie_template = (now, before, after)
-    return before + secret + after
+# --- Inside Django ----------------------------------------------------------------------------------------
 
 
-def _csrf_cookie(secret: str) -> str:
-    response = HttpResponse()
-    response.set_cookie(
-        settings.CSRF_COOKIE_NAME,
-        secret,
-        max_age=settings.CSRF_COOKIE_AGE,
-        domain=settings.CSRF_COOKIE_DOMAIN,
-        path=settings.CSRF_COOKIE_PATH,
-        secure=settings.CSRF_COOKIE_SECURE,
-        httponly=settings.CSRF_COOKIE_HTTPONLY,
-        samesite=settings.CSRF_COOKIE_SAMESITE,
+def is_personal(request: HttpRequest) -> bool:
+    return any(name.startswith(readers.PERSONAL_PREFIX) for name in request.COOKIES)
+
+
+def is_shareable(request: HttpRequest) -> bool:
+    """A GET or HEAD of a bare URL by a reader without personal cookies: answered from the store."""
+    return (
+        settings.ARCHIVE_PAGE_CACHE
+        and request.method in ("GET", "HEAD")
+        and not request.META.get("QUERY_STRING")
+        and not is_personal(request)
     )
-    return response.cookies[settings.CSRF_COOKIE_NAME].OutputString()
 
 
-def not_modified(entry: Entry, etag: str, if_none_match: str, if_modified_since: str) -> bool:
-    if if_none_match:
-        return etag in {tag.strip() for tag in if_none_match.split(",")} or if_none_match.strip() == "*"
-    if if_modified_since and entry.last_modified:
-        since = parse_http_date_safe(if_modified_since)
-        modified = parse_http_date_safe(entry.last_modified)
-        return since is not None and modified is not None and modified <= since
-    return False
+def public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For views whose answer is the same for every reader without personal cookies: marks it public (or
+    private, for personal readers) and has the middleware store it. The version is read before the view
+    reads the database: a change committed meanwhile moves it on, so a page made from older data is
+    stored under a version nobody asks for any more."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        version = current_version() if is_shareable(request) else None
+        response = view(request, *args, **kwargs)
+        if is_personal(request):
+            patch_cache_control(response, private=True, no_cache=True)
+        else:
+            shared = settings.ARCHIVE_SHARED_CACHE_SECONDS
+            patch_cache_control(response, public=True, max_age=0, must_revalidate=True,
+                                **({"s_maxage": shared} if shared else {}))  # fmt: skip
+            if version is not None and response.status_code == 200:
+                response.page_cache_version = version
+        return response
+
+    wrapper.public_page = True
+    return wrapper
 
 
-@dataclass(frozen=True)
-class Hit:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-def answer(entry: Entry, method: str, csrf_cookie: str | None, if_none_match: str, if_modified_since: str) -> Hit:
-    """The response to one reader for a stored page: their token, their ETag, a 304 when they have it."""
-    headers = list(entry.headers)
-    secret = csrf_cookie if valid_secret(csrf_cookie) else None
-    if entry.tail is not None:
-        secret = secret or new_secret()
-        headers.append(("Set-Cookie", csrf_cookie_header(secret)))  # sent again to renew it, as Django does
-    etag = entry.etag(secret or "")
-    headers.append(("ETag", etag))
-    if entry.last_modified:
-        headers.append(("Last-Modified", entry.last_modified))
-    if not_modified(entry, etag, if_none_match, if_modified_since):
-        keep = {"etag", "last-modified", "cache-control", "vary", "set-cookie", "content-location", "expires"}
-        return Hit(304, [(k, v) for k, v in headers if k.lower() in keep], b"")
-    body = entry.body(secret or "")
-    headers.append(("Content-Length", str(len(body))))
-    return Hit(200, headers, b"" if method == "HEAD" else body)
-
-
-_recent: dict[str, Entry] = {}
-RECENT_MAX = 64
-
-
-def lookup(scheme: str, host: str, path: str) -> Entry | None:
-    """The stored page, if the current version has one. Only the version is read from the shared cache on
-    every request; a page already seen under that version is kept in this process (its key names the
-    version, so a new version can never be answered with an old page)."""
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        return None
-    key = page_key(version, scheme, host, path)
-    entry = _recent.get(key)
-    if entry is None:
-        entry = cache.get(key)
-        if entry is not None:
-            if len(_recent) >= RECENT_MAX:
-                _recent.clear()
-            _recent[key] = entry
-    return entry
-
-
-def parse_cookies(header: str) -> dict[str, str]:
-    cookie = SimpleCookie()
+def is_page_path(path: str) -> bool:
+    """Only URLs of public pages are looked up in the shared cache (not static files, not the admin)."""
     try:
-        cookie.load(header)
-    except CookieError:
-        return {}
-    return {key: morsel.value for key, morsel in cookie.items()}
-
-
-# --- Inside Django: views render through `render`, the middleware stores and replays -----------------
-
-
-def render(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
-    """Render a page; when the middleware found it cacheable, render it once with a placeholder token so
-    that the bytes around the token can be stored. This reader still gets a normal, working token."""
-    version = getattr(request, "page_cache_version", None)
-    if version is None or status != 200:
-        response = django_render(request, template, context, status=status)
-    else:
-        html = render_to_string(template, {**context, "csrf_token": SENTINEL}, request)
-        head, placeholder, tail = html.partition(SENTINEL)
-        if SENTINEL in tail:
-            raise ValueError(f"{template} holds more than one CSRF token: it cannot be cached")
-        response = HttpResponse(head + get_token(request) + tail if placeholder else head)
-        response.page_cache = (version, head.encode(), tail.encode() if placeholder else None)
-    # Browsers may keep a page but must ask again (a 304 is cheap); shared caches must not (the CSRF token).
-    patch_cache_control(response, private=True, no_cache=True)
-    return response
+        return getattr(resolve(path).func, "public_page", False)
+    except Resolver404:
+        return False
 
 
 class PageCacheMiddleware:
-    """Outermost middleware: answers anonymous GETs from the cache, stores pages the views marked."""
+    """Outermost middleware: answers from the store, and stores the pages `public_page` marked, with the
+    headers every other middleware added."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        cacheable = is_cacheable_request(request.method, request.META.get("QUERY_STRING", ""), request.COOKIES)
-        if cacheable:
-            entry = lookup(request.scheme, request.get_host(), request.path)
-            if entry is not None:
-                return self.replay(request, entry)
-            # Read before the view queries the database: a change committed meanwhile moves the version on,
-            # so a page rendered from older data is stored under a version nobody asks for any more.
-            request.page_cache_version = current_version()
+        if is_shareable(request):
+            page = self.lookup(request)
+            if page is not None:
+                return self.replay(request, page)
         response = self.get_response(request)
-        parts = getattr(response, "page_cache", None)
-        if cacheable and parts and response.status_code == 200:
-            entry = self.store(request, response, parts)
-            return self.replay(request, entry)
+        version = getattr(response, "page_cache_version", None)
+        if version is not None and not response.cookies and not response.streaming:
+            return self.replay(request, self.store(request, response, version))
         return response
 
     @staticmethod
-    def store(request: HttpRequest, response: HttpResponse, parts: tuple) -> Entry:
-        version, head, tail = parts
-        kept = tuple((k, v) for k, v in response.items() if k.lower() not in UNSTORED_HEADERS)
-        entry = Entry.build(head, tail, kept, response.get("Last-Modified"))
-        key = page_key(version, request.scheme, request.get_host(), request.path)
-        cache.set(key, entry, timeout=settings.ARCHIVE_PAGE_CACHE_SECONDS)
-        return entry
+    def key(request: HttpRequest, version: str) -> tuple[str, str, str, str]:
+        return version, request.scheme, request.get_host().lower(), request.path_info
+
+    def lookup(self, request: HttpRequest) -> Page | None:
+        version = versions.read()
+        if version is None:
+            return None
+        key = self.key(request, version)
+        page = _pages.get(key)
+        if page is None and is_page_path(request.path_info):
+            page = cache.get(shared_key(*key))
+            if page is not None:
+                remember(key, page)
+        return page
+
+    def store(self, request: HttpRequest, response: HttpResponse, version: str) -> Page:
+        kept = [(k, v) for k, v in response.items() if k.lower() not in UNSTORED_HEADERS]
+        last_modified = parse_http_date_safe(response.get("Last-Modified", ""))
+        page = Page.build(response.content, kept, last_modified)
+        key = self.key(request, version)
+        cache.set(shared_key(*key), page, timeout=settings.ARCHIVE_PAGE_CACHE_SECONDS)
+        remember(key, page)
+        write_page_file(key, page, response.get("Content-Type", ""))
+        return page
 
     @staticmethod
-    def replay(request: HttpRequest, entry: Entry) -> HttpResponse:
-        hit = answer(
-            entry,
+    def replay(request: HttpRequest, page: Page) -> HttpResponse:
+        status, headers, body = page.answer(
             request.method,
-            request.COOKIES.get(settings.CSRF_COOKIE_NAME),
             request.META.get("HTTP_IF_NONE_MATCH", ""),
             request.META.get("HTTP_IF_MODIFIED_SINCE", ""),
         )
-        response = HttpResponse(hit.body, status=hit.status)
-        for key, value in hit.headers:
-            if key.lower() == "set-cookie":
-                response.cookies.load(value)
-            elif key.lower() != "content-length":
-                response[key] = value
+        response = HttpResponse(body, status=status)
+        for key, value in headers:
+            response[key] = value  # Content-Length too: a HEAD's is the length of the GET's body
         return response
 
 
-# --- Before Django: the production server's fast path ---------------------------------------------------
+def write_page_file(key: tuple[str, str, str, str], page: Page, content_type: str) -> None:
+    """The page as a file for nginx, when it is still current: written beside, then renamed into place."""
+    version, scheme, host, path = key
+    target = versions.page_file(version, scheme, host, path, content_type)
+    if target is None or versions.read() != version:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}")
+    temporary.write_bytes(page.body)
+    if page.last_modified is not None:
+        os.utime(temporary, (page.last_modified, page.last_modified))  # nginx's Last-Modified
+    os.replace(temporary, target)
+
+
+# --- Before Django: the production server's fast path -----------------------------------------------------
 
 
 class FastPath:
-    """WSGI wrapper that answers cache hits without entering Django's request cycle at all."""
+    """WSGI wrapper that answers this process's stored pages without entering Django at all: a method and
+    cookie check, the version, a dictionary look-up, and prebuilt headers and bytes."""
+
+    REASONS = {200: "200 OK", 304: "304 Not Modified"}
 
     def __init__(self, app: Callable):
         self.app = app
         self.proxy_header = settings.SECURE_PROXY_SSL_HEADER
+        self.enabled = settings.ARCHIVE_PAGE_CACHE
 
     def scheme(self, environ: dict) -> str:
         if self.proxy_header and environ.get(self.proxy_header[0]) == self.proxy_header[1]:
@@ -285,21 +338,22 @@ class FastPath:
         return environ.get("wsgi.url_scheme", "http")
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        method = environ.get("REQUEST_METHOD", "")
-        cookies = parse_cookies(environ.get("HTTP_COOKIE", "")) if environ.get("HTTP_COOKIE") else {}
-        if is_cacheable_request(method, environ.get("QUERY_STRING", ""), cookies):
-            host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        method = environ.get("REQUEST_METHOD")
+        if (
+            self.enabled
+            and (method == "GET" or method == "HEAD")
+            and not environ.get("QUERY_STRING")
+            # Any mention of the prefix sends the request to Django, whose cookie parser then decides.
+            and readers.PERSONAL_PREFIX not in environ.get("HTTP_COOKIE", "")
+        ):
+            version = versions.read()
+            host = environ.get("HTTP_HOST", "").lower()
             path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
-            entry = lookup(self.scheme(environ), host, path)
-            if entry is not None:
-                hit = answer(
-                    entry,
-                    method,
-                    cookies.get(settings.CSRF_COOKIE_NAME),
-                    environ.get("HTTP_IF_NONE_MATCH", ""),
-                    environ.get("HTTP_IF_MODIFIED_SINCE", ""),
+            page = _pages.get((version, self.scheme(environ), host, path))
+            if page is not None:
+                status, headers, body = page.answer(
+                    method, environ.get("HTTP_IF_NONE_MATCH", ""), environ.get("HTTP_IF_MODIFIED_SINCE", "")
                 )
-                start_response(f"{hit.status} {'OK' if hit.status == 200 else 'Not Modified'}", hit.headers)
-                return [hit.body]
+                start_response(self.REASONS[status], list(headers))
+                return [body]
         return self.app(environ, start_response)
-

@@ -129,6 +129,10 @@ CACHES = {
 }
 ARCHIVE_PAGE_CACHE = env_bool("ARCHIVE_PAGE_CACHE", True)
 ARCHIVE_PAGE_CACHE_SECONDS = env_int("ARCHIVE_PAGE_CACHE_SECONDS", 24 * 3600)
+# One machine: the page-cache version (a symlink) and the page files nginx serves (archive/pagecache.py).
+ARCHIVE_PAGE_DIR = os.environ.get("ARCHIVE_PAGE_DIR") or str(BASE_DIR / ".cache" / "pages")
+# s-maxage on public pages, for a CDN that is purged or may lag; 0: every cache revalidates every time.
+ARCHIVE_SHARED_CACHE_SECONDS = env_int("ARCHIVE_SHARED_CACHE_SECONDS", 0)
 
 # --- Auth, i18n, static ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

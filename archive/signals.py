@@ -1,25 +1,39 @@
-"""Changes to what the public sees invalidate the page cache once the transaction commits.
+"""Changes to what the public sees move the post's update time (its pages' Last-Modified) and, once the
+transaction commits, the page cache on.
 
-A new response that is not public (held, spam) changes no cached page, so it leaves the cache alone: a
-flood of held replies must not push every reader onto the uncached path. Any later save of a response
-may have moved it into or out of public view, and deletions and post changes always may.
+A new response that is not public (held, spam) changes no page, so it leaves both alone: a flood of held
+replies must not push every reader onto the uncached path. Any later save of a response may have moved it
+into or out of public view, and deletions and post changes always may.
 """
+
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils import timezone
 
 from . import pagecache
 from .models import Comment, Post
 
 
+def public_change(post_ids: Iterable[int]) -> None:
+    """What readers of these posts see has changed (bulk updates, which send no signal, call this too)."""
+    Post.objects.filter(pk__in=set(post_ids)).update(updated_at=timezone.now())
+    transaction.on_commit(pagecache.invalidate)
+
+
 @receiver(post_save, sender=Comment)
-def invalidate_for_response(instance: Comment, created: bool, **kwargs) -> None:
-    if instance.is_public or not created:
-        transaction.on_commit(pagecache.invalidate)
+def invalidate_for_response(instance: Comment, created: bool, raw: bool = False, **kwargs) -> None:
+    if not raw and (instance.is_public or not created):
+        public_change([instance.post_id])
 
 
 @receiver(post_delete, sender=Comment)
+def invalidate_for_removed_response(instance: Comment, **kwargs) -> None:
+    public_change([instance.post_id])
+
+
 @receiver([post_save, post_delete], sender=Post)
 def invalidate_pages(**kwargs) -> None:
     transaction.on_commit(pagecache.invalidate)

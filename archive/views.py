@@ -14,24 +14,31 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import pagecache, policy, readers, threads, trackback
+from . import crossorigin, policy, readers, threads, trackback
 from .clientip import client_ip
 from .forms import CONSENT_FIELD, PARENT_UNAVAILABLE, ReplyForm
 from .models import Comment, Post
+from .pagecache import public_page
+
+CROSS_ORIGIN_MESSAGE = (
+    "Your reply was not saved: it was sent from a page of another site. If you wrote it here, send it again."
+)
 
 
 @csrf_exempt  # only GET/HEAD get in: anything else is 405, not a CSRF 403
 @require_safe
+@public_page
 def index(request: HttpRequest) -> HttpResponse:
-    posts = list(Post.objects.only("title", "slug", "imported_at", "sha256"))
-    response = pagecache.render(request, "archive/index.html", {"posts": posts})
+    posts = list(Post.objects.only("title", "slug", "imported_at", "updated_at"))
+    response = render(request, "archive/index.html", {"posts": posts})
     if posts:
-        response["Last-Modified"] = http_date(max(p.imported_at for p in posts).timestamp())
+        response["Last-Modified"] = http_date(max(p.updated_at for p in posts).timestamp())
     return response
 
 
 @csrf_exempt
 @require_safe
+@public_page
 def post_detail(request: HttpRequest, slug: str, page: int | None = None) -> HttpResponse:
     post = get_object_or_404(Post, slug=slug)
     return post_page(request, post, page=page)
@@ -90,13 +97,13 @@ def post_page(
             trackback.rdf_block, permalink, request.build_absolute_uri(post.get_trackback_url()), post.title
         ),
         "require_name_email": settings.ARCHIVE_REQUIRE_NAME_EMAIL,
+        "refused": status >= 400,
     }
-    response = pagecache.render(request, "archive/post.html", context, status=status)
+    response = render(request, "archive/post.html", context, status=status)
     if status == 429:
         response["Retry-After"] = str(settings.ARCHIVE_COMMENT_FLOOD_SECONDS)
     if status == 200:
-        changed = max(filter(None, [post.imported_at, thread_page.last_modified]))
-        response["Last-Modified"] = http_date(changed.timestamp())
+        response["Last-Modified"] = http_date(post.updated_at.timestamp())
     return response
 
 
@@ -113,15 +120,20 @@ def original(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
+@csrf_exempt  # no token on the shared page: `crossorigin` checks where the POST comes from instead
 @require_POST
 @never_cache
 def reply(request: HttpRequest) -> HttpResponse:
     """WordPress's wp-comments-post.php: Post/Redirect/Get on success, the page again on any error."""
     post_id = request.POST.get("comment_post_ID", "")
-    if not (post_id.isascii() and post_id.isdigit()):
-        raise Http404("No such post")
-    post = get_object_or_404(Post, pk=int(post_id))
+    post = Post.objects.filter(pk=int(post_id)).first() if post_id.isascii() and post_id.isdigit() else None
     form = ReplyForm(request.POST)
+    if crossorigin.refusal(request):  # before anything else: a forged request learns nothing
+        if post is None:
+            return csrf_failure(request)
+        return post_page(request, post, form=form, status=403, notice=CROSS_ORIGIN_MESSAGE)
+    if post is None:
+        raise Http404("No such post")
     if not post.comments_open:
         return post_page(request, post, form=form, status=403, notice=policy.COMMENTS_CLOSED_MESSAGE)
     if not form.is_valid():
@@ -196,7 +208,8 @@ def trackback_ping(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """403 for a missing or stale CSRF token, with the reader's text handed back so it is not lost."""
+    """403 for a missing or stale CSRF token (the admin's forms) or a cross-site reply to no post, with any
+    text handed back so it is not lost."""
     text = request.POST.get("comment", "") if request.method == "POST" else ""
     return render(request, "archive/csrf_failure.html", {"text": text}, status=403)
 

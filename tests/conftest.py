@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from archive import pagecache
 from archive.importing import import_file
 from archive.models import Post
 
@@ -16,7 +17,9 @@ SAMPLES = Path(__file__).parent / "samples"
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
+    """Each test starts on a new page-cache version: rolled-back data must not come back from the cache."""
     cache.clear()
+    pagecache.invalidate()
     yield
     cache.clear()
 

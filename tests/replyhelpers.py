@@ -1,5 +1,5 @@
 """Helpers for the reply tests: a small DOM built with the standard library's html.parser, and a reader that
-fetches the page, reads the CSRF token from the form and posts it, as a browser does.
+fetches the page and posts its form with the headers a browser sends from the site's own page.
 
 Each request that writes runs inside `captureOnCommitCallbacks(execute=True)`: the tests run inside a
 transaction that never commits, so the page-cache invalidation that `transaction.on_commit` schedules
@@ -176,14 +176,6 @@ def form_values(doc: Element) -> dict[str, object]:
     return values
 
 
-def csrf_token(doc: Element) -> str:
-    form = reply_form(doc)
-    assert form is not None, "no reply form on the page"
-    inputs = [el for el in form.find_all("input") if el.get("name") == "csrfmiddlewaretoken"]
-    assert len(inputs) == 1
-    return inputs[0].attrs["value"]
-
-
 def field_error(doc: Element, name: str) -> str | None:
     """The message shown beside field `name`, checked to be wired to it for assistive technology."""
     span = doc.find("span", id=f"{name}-error")
@@ -233,19 +225,21 @@ def fields_for(post: Post, **fields) -> dict[str, object]:
     return {key: value for key, value in data.items() if value is not None}
 
 
+# What a browser says when a page of this site posts its own form.
+SAME_ORIGIN = {"HTTP_ORIGIN": "http://testserver", "HTTP_SEC_FETCH_SITE": "same-origin"}
+
+
 def send(client: Client, data: dict, **extra):
-    """POST to the reply URL as it is, the page cache told of the commit as in production."""
+    """POST to the reply URL from the site's own page, the page cache told of the commit as in production."""
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post(REPLY_URL, data, **extra)
+        return client.post(REPLY_URL, data, **{**SAME_ORIGIN, **extra})
 
 
 def submit(client: Client, post: Post, *, page: str | None = None, remote_addr: str = "127.0.0.1", **fields):
-    """Open the page, take the form's CSRF token, and post the reply form. Returns the POST's response."""
+    """Open the page and post the reply form. Returns the POST's response."""
     response = client.get(page or post.get_absolute_url())
     assert response.status_code == 200
-    data = fields_for(post, **fields)
-    data.setdefault("csrfmiddlewaretoken", csrf_token(parse(response.content)))
-    return send(client, data, REMOTE_ADDR=remote_addr)
+    return send(client, fields_for(post, **fields), REMOTE_ADDR=remote_addr)
 
 
 def fill_in(client: Client, url: str, *, remote_addr: str = "127.0.0.1", **typed):

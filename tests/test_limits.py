@@ -173,13 +173,14 @@ def test_malformed_content_length_is_400(post, value):
 
 
 # --- 400 for malformed forms ----------------------------------------------------------------------------
-# Sent as a browser would: with the CSRF cookie and the page's token, and CSRF checks on. That matters:
-# Django's 400 handler checks CSRF again, and with it on, a parse error could come back as a 500.
+# Sent as a browser would, from the page itself, with CSRF checks on. That matters: Django's 400 handler
+# checks CSRF again, and with it on, a parse error could come back as a 500.
 
 
-def browser(post: Post) -> tuple[Client, str]:
-    reader = Client(enforce_csrf_checks=True)
-    return reader, TOKEN.search(reader.get(post.get_absolute_url()).content).group(1).decode()
+def browser(post: Post) -> Client:
+    reader = Client(enforce_csrf_checks=True, headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
+    reader.get(post.get_absolute_url())
+    return reader
 
 
 @pytest.mark.parametrize(
@@ -197,8 +198,8 @@ def browser(post: Post) -> tuple[Client, str]:
 )
 @pytest.mark.parametrize("content_type", [FORM, f"{FORM}; charset=utf-8", f"{FORM}; charset=UTF-8"])
 def test_invalid_utf8_in_a_form_is_400_and_stores_nothing(post, open_site, body, content_type):
-    reader, token = browser(post)
-    fields = form_body([(k, v) for k, v in reply_fields(post, csrfmiddlewaretoken=token) if k != "comment"])
+    reader = browser(post)
+    fields = form_body([(k, v) for k, v in reply_fields(post) if k != "comment"])
     # generic(): post() would re-encode a body sent with "charset=UTF-8", failing on the very bytes we send.
     response = reader.generic("POST", REPLY_URL, fields + b"&" + body, content_type=content_type)
     assert response.status_code == 400
@@ -208,8 +209,8 @@ def test_invalid_utf8_in_a_form_is_400_and_stores_nothing(post, open_site, body,
 
 def test_valid_utf8_raw_or_encoded_is_accepted(post, open_site):
     """The check refuses only what is broken: UTF-8 sent raw (not percent-encoded) is fine, as Django reads it."""
-    reader, token = browser(post)
-    fields = form_body([(k, v) for k, v in reply_fields(post, csrfmiddlewaretoken=token) if k != "comment"])
+    reader = browser(post)
+    fields = form_body([(k, v) for k, v in reply_fields(post) if k != "comment"])
     response = reader.generic("POST", REPLY_URL, fields + "&comment=café ☕ 𝄞".encode(), content_type=FORM)
     assert response.status_code == 302
     assert Comment.objects.get().content == "café ☕ 𝄞"
@@ -218,8 +219,8 @@ def test_valid_utf8_raw_or_encoded_is_accepted(post, open_site):
 @pytest.mark.parametrize("charset", ["iso-8859-1", "utf-16", "utf8", "UTF_8", "ascii"])
 def test_form_in_another_charset_is_400(post, open_site, charset):
     """Django refuses these itself (BadRequest), but its 400 handler reads the form again and fails: 500."""
-    reader, token = browser(post)
-    body = form_body(reply_fields(post, csrfmiddlewaretoken=token))
+    reader = browser(post)
+    body = form_body(reply_fields(post))
     response = reader.generic("POST", REPLY_URL, body, content_type=f"{FORM}; charset={charset}")
     assert response.status_code == 400
     assert b"UTF-8" in response.content
@@ -231,7 +232,7 @@ def test_form_in_another_charset_is_400(post, open_site, charset):
     ["multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=\x00\x01"],
 )
 def test_malformed_multipart_is_400(post, content_type):
-    reader, _ = browser(post)
+    reader = browser(post)
     response = reader.generic(
         "POST", REPLY_URL, b"--x\r\nContent-Disposition: form-data\r\n\r\nzzz", content_type=content_type
     )
@@ -243,10 +244,10 @@ def test_malformed_multipart_is_400(post, content_type):
 def test_field_counts(post, open_site, encoding):
     """DATA_UPLOAD_MAX_NUMBER_FIELDS fields pass; one more is 400, for both form encodings."""
     limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
-    reader, token = browser(post)
+    reader = browser(post)
 
     def send(count: int, comment: str):
-        fields = reply_fields(post, comment, csrfmiddlewaretoken=token)
+        fields = reply_fields(post, comment)
         fields += [(f"extra{n}", "") for n in range(count - len(fields))]
         if encoding == "urlencoded":
             return reader.generic("POST", REPLY_URL, form_body(fields), content_type=FORM)

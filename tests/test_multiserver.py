@@ -1,5 +1,9 @@
 """Several app servers behind one proxy agree on what is cached: two production server processes share one
-database and one cache, and a reply posted or moderated through either is what both show at once."""
+database and one cache, and a reply posted or moderated through either is what both show at once.
+
+Two shapes: one machine (a file cache, the page-cache version a symlink in a page directory both servers
+use), and several machines (a cache every machine reaches, here the database cache, which holds the version
+itself: archive/pagecache.py)."""
 
 import pytest
 
@@ -16,14 +20,19 @@ def anonymous_page(server: Server, path: str) -> str:
     return answer.text
 
 
-def test_invalidation_reaches_every_server_sharing_the_cache():
-    with Server(workers=2, env=OPEN) as first:
+@pytest.mark.parametrize("cache", ["one machine", "several machines"])
+def test_invalidation_reaches_every_server_sharing_the_cache(cache):
+    env = {**OPEN, **({"CACHE_URL": "db://archive_page_cache"} if cache == "several machines" else {})}
+    with Server(workers=2, env=env) as first:
         shared = {
-            **OPEN,
+            **env,
             "DATABASE_URL": first.database_url,
-            "CACHE_URL": first.server_env()["CACHE_URL"],
             "DJANGO_SECRET_KEY": first.secret_key,
-        }
+            # Same machine: the same cache folder and page directory. Several machines: only the database.
+            **({} if cache == "several machines" else {
+                "CACHE_URL": first.server_env()["CACHE_URL"], "ARCHIVE_PAGE_DIR": first.server_env()["ARCHIVE_PAGE_DIR"]
+            }),
+        }  # fmt: skip
         with Server(workers=2, env=shared) as second:
             post_id, slug = first.first_post()
             page = f"/{slug}/"

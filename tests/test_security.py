@@ -22,7 +22,6 @@ from archive.models import Post
 from archive.wsgi import application as wsgi_application
 
 BASE_DIR = Path(settings.BASE_DIR)
-TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 FORM = "application/x-www-form-urlencoded"
 REQUIRED_DIRECTIVES = {
     "default-src": ["'self'"],
@@ -64,21 +63,15 @@ def lowered(response) -> dict[str, str]:
     return {name.lower(): value for name, value in response.items()}
 
 
-def token_from(page) -> str:
-    match = TOKEN.search(page.content)
-    assert match, "no CSRF token on the page"
-    return match.group(1).decode()
-
-
-def reply_fields(post: Post, token: str, **changes: str) -> dict:
-    fields = {"csrfmiddlewaretoken": token, "comment": "A reply", "author": "Ann", "email": "ann@example.com",
+def reply_fields(post: Post, **changes: str) -> dict:
+    fields = {"comment": "A reply", "author": "Ann", "email": "ann@example.com",
               "url": "", "comment_post_ID": str(post.pk), "comment_parent": "0"}  # fmt: skip
     fields.update(changes)
     return fields
 
 
 # Each entry: what to request and the status it must have. Every one gets a fresh client (no cookies), as
-# a stranger would, except where the request needs the page's CSRF cookie.
+# a stranger would.
 def article(post: Post):
     return Client().get(post.get_absolute_url())
 
@@ -112,13 +105,15 @@ def original_cached(post: Post):
 
 
 def form_error(post: Post):
-    reader = Client(enforce_csrf_checks=True)
-    token = token_from(reader.get(post.get_absolute_url()))
-    return reader.post("/comments/post/", reply_fields(post, token, comment=""))
+    return Client(enforce_csrf_checks=True).post("/comments/post/", reply_fields(post, comment=""))
 
 
-def csrf_refused(post: Post):
-    return Client(enforce_csrf_checks=True).post("/comments/post/", reply_fields(post, "x" * 64))
+def cross_site_refused(post: Post):
+    return Client().post("/comments/post/", reply_fields(post), HTTP_SEC_FETCH_SITE="cross-site")
+
+
+def admin_csrf_refused(post: Post):
+    return Client(enforce_csrf_checks=True).post("/admin/login/", {"username": "x", "password": "y"})
 
 
 def not_found(post: Post):
@@ -190,7 +185,8 @@ KINDS: dict[str, tuple[Callable, int]] = {
     "raw original": (original, 200),
     "raw original, second GET": (original_cached, 200),
     "form error": (form_error, 400),
-    "CSRF failure": (csrf_refused, 403),
+    "cross-site reply": (cross_site_refused, 403),
+    "admin CSRF failure": (admin_csrf_refused, 403),
     "404": (not_found, 404),
     "404 with markup in the path": (not_found_deep, 404),
     "405": (method_not_allowed, 405),
