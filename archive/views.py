@@ -40,7 +40,7 @@ def index(request: HttpRequest) -> HttpResponse:
 @require_safe
 @public_page
 def post_detail(request: HttpRequest, slug: str, page: int | None = None) -> HttpResponse:
-    post = get_object_or_404(Post, slug=slug)
+    post = get_object_or_404(Post.objects.defer("original"), slug=slug)  # the seed's bytes are not shown
     return post_page(request, post, page=page)
 
 

@@ -1,10 +1,13 @@
 """`make bench`: the production server on 127.0.0.1 against a fresh database, measured with wrk.
 
-Scenarios, 10 s each at 16 connections (wrk -t2 -c16): (a) article page, warm cache; (b) the same with
-If-None-Match (304); (c) article page, page cache off; (d) reply POSTs with unique bodies (moderation open,
-flood off); (e) TrackBack POSTs; (f) the same article HTML as a static file from nginx — the physical
-reference every figure is compared with. Then the server choice (granian vs gunicorn), the render time of
-a post with 10,000 public comments, and `import_seeds` on 1,000 files. Prints a Markdown table.
+Scenarios, 10 s each at 16 connections (wrk -t2 -c16): (a) article page from `make run`'s server, warm
+cache; (b) the same, cookieless If-None-Match (304); (c) article page, page cache off; (d) reply POSTs with
+unique bodies (moderation open, flood off); (e) TrackBack POSTs; (f) the same article bytes as a static
+file from nginx — the physical reference every figure is compared with, in the same run; (g) nginx with
+the shipped deploy/nginx/ config in front of the app, article. Reads use plain wrk (a Lua script costs wrk
+enough CPU to cap nginx at about half its rate); writes need a script for unique bodies. Then the server
+choice (granian vs gunicorn), the render time of a post with 10,000 public comments, and `import_seeds` on
+1,000 files. Prints Markdown tables.
 
 Only loopback is used; every load is bounded in time.
 """
@@ -23,12 +26,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from tests.nginx import Nginx  # noqa: E402 (needs the repository on the path)
+
 LUA = Path(__file__).with_name("wrk_report.lua")
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
@@ -59,6 +66,7 @@ def environment(workdir: Path, **extra: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="archive.settings",
         DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
         CACHE_URL=f"file://{workdir / 'cache'}",
+        ARCHIVE_PAGE_DIR=str(workdir / "pages"),
         ARCHIVE_COMMENT_MODERATION="open",
         ARCHIVE_COMMENT_FLOOD_SECONDS="0",
         DJANGO_SECRET_KEY="bench-only-secret-key-" + "x" * 40,
@@ -124,23 +132,49 @@ def rss_mb(pid: int) -> float:
     return total / 2**20
 
 
-def wrk(name: str, url: str, *, mode: str = "get", headers: dict[str, str] | None = None,
-        env: dict[str, str] | None = None, pid: int | None = None) -> Result:  # fmt: skip
-    cmd = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--timeout", "5s", "-s", str(LUA)]
-    for key, value in (headers or {}).items():
-        cmd += ["-H", f"{key}: {value}"]
+def wrk_write(name: str, url: str, mode: str, *, env: dict[str, str] | None = None, pid: int | None = None) -> Result:
+    """POSTs with unique bodies (wrk_report.lua), counting answers that are not the protocol's success."""
+    cmd = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--timeout", "5s", "-s", str(LUA), url]
     run_env = dict(os.environ, BENCH_MODE=mode, BENCH_RUN=str(time.time_ns()), **(env or {}))
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, env=run_env, check=True).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, env=run_env, check=True).stdout
     data = json.loads(re.search(r"BENCH_JSON (\{.*\})", out).group(1))
     errors = sum(data[k] for k in ("connect", "read", "write", "status", "timeout", "protocol"))
-    return Result(
-        name,
-        rps=data["requests"] / (data["duration_us"] / 1e6),
-        p50_ms=data["p50_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        errors=errors,
-        memory_mb=rss_mb(pid) if pid else None,
-    )
+    return Result(name, rps=data["requests"] / (data["duration_us"] / 1e6), p50_ms=data["p50_us"] / 1000,
+                  p99_ms=data["p99_us"] / 1000, errors=errors, memory_mb=rss_mb(pid) if pid else None)  # fmt: skip
+
+
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk_read(name: str, url: str, *, headers: dict[str, str] | None = None, pid: int | None = None,
+             expect: str = "200") -> Result:  # fmt: skip
+    """Plain wrk, no script. Errors: socket errors, answers of 4xx/5xx, and (checked once before and once
+    after, with the same headers) any answer other than `expect`."""
+    cmd = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--timeout", "5s", "--latency"]
+    for key, value in (headers or {}).items():
+        cmd += ["-H", f"{key}: {value}"]
+    statuses = [status_of(url, headers)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    statuses.append(status_of(url, headers))
+
+    def latency(percent: str) -> float:
+        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)$", out, re.M).groups()
+        return float(value) * UNITS_MS[unit]
+
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non_ok = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = sum(map(int, sockets.groups())) if sockets else 0
+    errors += int(non_ok.group(1)) if non_ok else 0
+    errors += sum(status != expect for status in statuses)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return Result(name, rps, latency("50"), latency("99"), errors, rss_mb(pid) if pid else None)
+
+
+def status_of(url: str, headers: dict[str, str] | None) -> str:
+    try:
+        return str(fetch(url, headers)[0])
+    except urllib.error.HTTPError as error:
+        return str(error.code)
 
 
 def fetch(url: str, headers: dict[str, str] | None = None):
@@ -148,32 +182,6 @@ def fetch(url: str, headers: dict[str, str] | None = None):
     request = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, response.headers, response.read()
-
-
-@contextmanager
-def nginx(docroot: Path):
-    port = free_port()
-    conf = docroot.parent / "nginx.conf"
-    conf.write_text(
-        f"daemon off; worker_processes 2; pid {docroot.parent / 'nginx.pid'}; error_log stderr warn;\n"
-        "events { worker_connections 1024; }\n"
-        "http { access_log off; sendfile on; keepalive_requests 100000;\n"
-        f"  client_body_temp_path {docroot.parent}/nginx-tmp;\n"
-        f"  server {{ listen 127.0.0.1:{port}; root {docroot}; default_type text/html; }} }}\n"
-    )
-    proc = subprocess.Popen(["nginx", "-c", str(conf), "-e", "stderr"], start_new_session=True,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                fetch(f"http://127.0.0.1:{port}/article.html")
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/article.html", proc.pid
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
 
 
 def add_comments(env: dict[str, str], post_slug: str, count: int) -> None:
@@ -255,35 +263,40 @@ def main() -> int:
             _, _, index = fetch(base + "/")
             slug = re.search(rb'<li class="post"[^>]*><a href="/([^/"]+)/"', index).group(1).decode()
             page_url = f"{base}/{slug}/"
-            secret = "b" * 32
-            _, headers, html = fetch(page_url, {"Cookie": f"csrftoken={secret}"})
+            _, headers, html = fetch(page_url)
             post_id = re.search(rb'name="comment_post_ID" value="(\d+)"', html).group(1).decode()
-            results.append(wrk("(a) article, warm page cache", page_url, pid=proc.pid))
-            results.append(wrk("(b) article, If-None-Match → 304", page_url, pid=proc.pid, headers={
-                "If-None-Match": headers["ETag"], "Cookie": f"csrftoken={secret}"}))  # fmt: skip
-            results.append(wrk("(d) reply POSTs (unique)", f"{base}/comments/post/", mode="reply", pid=proc.pid,
-                               env={"BENCH_POST_ID": post_id, "BENCH_CSRF": secret}))  # fmt: skip
-            results.append(wrk("(e) TrackBack POSTs (unique)", f"{base}/{slug}/trackback/", mode="trackback",
-                               pid=proc.pid))  # fmt: skip
+            results.append(wrk_read("(a) article, warm page cache", page_url, pid=proc.pid))
+            results.append(wrk_read("(b) article, cookieless If-None-Match → 304", page_url, pid=proc.pid,
+                                    headers={"If-None-Match": headers["ETag"]}, expect="304"))  # fmt: skip
+            with Nginx.front(base, workdir / "pages", workers=2) as front:
+                front_url = f"{front.url}/{slug}/"
+                fetch(front_url)  # the app stores the page and writes its file
+                _, _, front_html = fetch(front_url)
+                front_result = wrk_read("(g) nginx in front of the app, article", front_url, pid=front.pid)
+            results.append(wrk_write("(d) reply POSTs (unique)", f"{base}/comments/post/", "reply", pid=proc.pid,
+                                     env={"BENCH_POST_ID": post_id}))  # fmt: skip
+            results.append(wrk_write("(e) TrackBack POSTs (unique)", f"{base}/{slug}/trackback/", "trackback",
+                                     pid=proc.pid))  # fmt: skip
         uncached_env = dict(env, ARCHIVE_PAGE_CACHE="0")
         manage(env, "shell", "-c", "from archive.models import Comment; Comment.objects.all().delete()")
         with server(winner, workers, uncached_env) as (base, proc):
-            results.insert(2, wrk("(c) article, page cache off", f"{base}/{slug}/", pid=proc.pid))
+            results.insert(2, wrk_read("(c) article, page cache off", f"{base}/{slug}/", pid=proc.pid))
         docroot = workdir / "www"
         docroot.mkdir()
-        (docroot / "article.html").write_bytes(html)
+        (docroot / "article.html").write_bytes(front_html)  # the very bytes (g) serves
         os.chmod(docroot, 0o755)
         os.chmod(docroot / "article.html", 0o644)
-        with nginx(docroot) as (static_url, nginx_pid):
-            reference = wrk("(f) nginx, same HTML as a static file", static_url, pid=nginx_pid)
-        results.append(reference)
+        with Nginx.static(docroot) as static:
+            reference = wrk_read("(f) nginx, same bytes as a static file", f"{static.url}/article.html", pid=static.pid)
+        results += [reference, front_result]
 
         for kind, count in (("granian", 2), ("gunicorn", 4)):
             with server(kind, count, env) as (base, proc):
                 fetch(f"{base}/{slug}/")
-                choice.append(wrk(f"{kind}, {count} workers: article, warm cache", f"{base}/{slug}/", pid=proc.pid))
-                choice.append(wrk(f"{kind}, {count} workers: reply POSTs", f"{base}/comments/post/", mode="reply",
-                                  pid=proc.pid, env={"BENCH_POST_ID": post_id, "BENCH_CSRF": secret}))  # fmt: skip
+                choice.append(wrk_read(f"{kind}, {count} workers: article, warm cache", f"{base}/{slug}/",
+                                       pid=proc.pid))  # fmt: skip
+                choice.append(wrk_write(f"{kind}, {count} workers: reply POSTs", f"{base}/comments/post/", "reply",
+                                        pid=proc.pid, env={"BENCH_POST_ID": post_id}))  # fmt: skip
 
         add_comments(env, slug, 10_000)
         with server(winner, workers, uncached_env) as (base, proc):
