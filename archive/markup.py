@@ -129,6 +129,11 @@ def count_links(rendered: str) -> int:
     return len(LINK_PATTERN.findall(rendered))
 
 
+def count_bare_links(text: str) -> int:
+    """Addresses in plain text that would be linked (http(s)://… and www.…), as `make_clickable` finds them."""
+    return len(BARE_URL.findall(text))
+
+
 def plain_text(fragment: str) -> str:
     """The text of a fragment of untrusted HTML: tags (and what script/style hold) dropped, then entities
     decoded, so `Putin&#8217;s <b>war</b>` becomes `Putin’s war`. Escape it again on output."""
