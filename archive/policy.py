@@ -60,11 +60,13 @@ class Candidate:
 
     def dedupe_key(self) -> str:
         """WordPress's duplicate rules: a reply repeats one with the same parent, author, email and text;
-        a ping repeats any earlier ping of the same post from the same URL."""
+        a ping repeats any earlier ping of the same post from the same URL. Emails compare without case, as
+        the flood and first-time rules compare them (and as MySQL's collation does for WordPress)."""
         if self.is_ping:
             parts = ["ping", self.url]
         else:
-            parts = ["comment", str(self.parent.pk if self.parent else 0), self.author, self.email, self.content]
+            parent = str(self.parent.pk if self.parent else 0)
+            parts = ["comment", parent, self.author, self.email.lower(), self.content]
         return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -298,6 +298,14 @@ def test_duplicate_is_refused_with_409_and_text_kept(post):
     assert Comment.objects.count() == 1
 
 
+def test_duplicate_ignores_the_case_of_the_email_as_flood_and_moderation_do(post):
+    redirected_id(submit(browser(), post, comment="Said in capitals.", email="Reader@Example.COM"))
+    again = submit(browser(), post, comment="Said in capitals.", email="reader@example.com")
+    assert again.status_code == 409
+    assert DUPLICATE in notice(parse(again.content))
+    assert Comment.objects.count() == 1
+
+
 def test_duplicate_checked_before_flood(post, settings):
     settings.ARCHIVE_COMMENT_FLOOD_SECONDS = 3600
     reader = browser()
