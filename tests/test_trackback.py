@@ -298,6 +298,22 @@ def test_latin1_bytes_with_a_charset_form_field_the_wordpress_convention(send, p
     assert (ping.title, ping.content) == ("Café", "crème brûlée")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        form(url=SOURCE, title=b"Caf\xe9 cr\xe8me", excerpt=b"\x93Na\xefve\x94 \x85", blog_name=b"G\xf6del"),
+        b"url=https%3A%2F%2Fother.example%2Fp%2F1&title=Caf\xe9 cr\xe8me&excerpt=\x93Na\xefve\x94 \x85"
+        b"&blog_name=G\xf6del",  # raw bytes, not percent-encoded
+    ],
+)
+def test_latin1_or_windows_1252_without_a_charset_is_read_as_windows_1252(send, post, body):
+    """No charset in the header or a field, and bytes that are not UTF-8: WordPress's mb_convert_encoding
+    detects ISO-8859-1; read as Windows-1252 (as import_seeds reads seeds), nothing becomes U+FFFD."""
+    assert_accepted(send(body, FORM))
+    ping = only_ping(post)
+    assert (ping.title, ping.content, ping.blog_name) == ("Café crème", "“Naïve” …", "Gödel")
+
+
 def test_the_charset_field_may_come_before_the_fields_it_describes(send, post):
     body = form(charset="iso-8859-1", url=SOURCE, title=b"Caf\xe9")
     assert_accepted(send(body, FORM))
