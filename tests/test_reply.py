@@ -218,7 +218,7 @@ def test_the_reply_is_stored_as_typed_and_rendered(post):
     response = submit(browser(), post, author="  Spaced  ", comment="  **Bold** words  ", remote_addr="10.1.2.3")
     stored = Comment.objects.get(pk=redirected_id(response))
     assert stored.author == "Spaced"
-    assert stored.content == "**Bold** words"
+    assert stored.content == "  **Bold** words"  # leading spaces are Markdown's to read (four make code)
     assert stored.content_html == "<p><strong>Bold</strong> words</p>"
     assert stored.ip_address == "10.1.2.3"
     assert stored.kind == Comment.Kind.COMMENT and stored.post == post
