@@ -81,8 +81,11 @@ def duplicate_rejection(candidate: Candidate) -> Rejected:
     return Rejected(DUPLICATE_PING_MESSAGE if candidate.is_ping else DUPLICATE_MESSAGE, 409)
 
 
-def check_duplicate(candidate: Candidate, key: str) -> None:
+def check_duplicate(candidate: Candidate, key: str, *, edited: Comment | None = None) -> None:
+    """Refuse a response that repeats one outside the trash; an `edited` response is not its own copy."""
     existing = Comment.objects.filter(post=candidate.post, dedupe_key=key).exclude(status=Comment.Status.TRASH)
+    if edited is not None:
+        existing = existing.exclude(pk=edited.pk)
     if existing.exists():
         raise duplicate_rejection(candidate)
 
