@@ -87,11 +87,20 @@ class CommentAdminForm(forms.ModelForm):
         return cleaned
 
 
+class PostFilter(admin.RelatedFieldListFilter):
+    """Posts by title and slug: two archived posts may share a title, never a slug."""
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin) or ()
+        posts = Post.objects.only("title", "slug").order_by(*ordering)
+        return [(p.pk, f"{p.title} ({p.slug})") for p in posts]
+
+
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
     form = CommentAdminForm
     list_display = ["display_author", "kind", "status", "post", "created_at", "excerpt", "ip_address"]
-    list_filter = ["status", "kind", "post"]
+    list_filter = ["status", "kind", ("post", PostFilter)]
     list_select_related = ["post"]
     search_fields = ["author", "author_email", "author_url", "content", "title", "blog_name", "ip_address"]
     date_hierarchy = "created_at"

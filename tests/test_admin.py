@@ -342,3 +342,18 @@ def test_change_form_refuses_an_edit_that_repeats_another_reply(moderator, post)
     other.refresh_from_db()
     assert other.content == "Something else"
 
+
+def test_post_filter_tells_posts_of_the_same_title_apart(moderator, post):
+    twin = Post.objects.create(title=post.title, slug=f"{post.slug}-2", body="x", source_name="twin.txt",
+                               original=b"x", sha256="2" * 64, encoding="utf-8")  # fmt: skip
+    make_comment(twin, "On the twin")
+    doc = parse(moderator.get(CHANGELIST).content)
+    choices = {
+        link.get("href"): link.squashed_text()
+        for link in doc.find_all("a")
+        if "post__id__exact=" in (link.get("href") or "")
+    }
+    assert choices == {
+        f"?post__id__exact={post.pk}": f"{post.title} ({post.slug})",
+        f"?post__id__exact={twin.pk}": f"{twin.title} ({twin.slug})",
+    }
