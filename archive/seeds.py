@@ -83,6 +83,15 @@ def decode(raw: bytes) -> tuple[str, str]:
         raise SeedError(f"is neither UTF-8 nor Windows-1252 text (byte {exc.start})") from None
 
 
+# Python's codec names of `decode`'s results → the IANA charset names HTTP and browsers use.
+IANA_CHARSETS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "cp1252": "windows-1252"}
+
+
+def iana_charset(encoding: str) -> str:
+    """The charset to declare for bytes that `decode` read with `encoding` (a BOM is part of UTF-8)."""
+    return IANA_CHARSETS.get(encoding, encoding)
+
+
 def paragraphs(text: str) -> list[str]:
     """Blank-line separated paragraphs; lines inside a paragraph keep their own spacing."""
     result: list[str] = []

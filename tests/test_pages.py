@@ -322,13 +322,17 @@ def test_title_is_escaped_too(client, tmp_path):
 # --- the raw original -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["bom_crlf_no_final_newline.txt", "cp1252.txt", "crlf.txt", "literal.txt"])
-def test_raw_original_is_byte_identical(client, name):
+@pytest.mark.parametrize(
+    ("name", "charset"),
+    [("bom_crlf_no_final_newline.txt", "utf-8"), ("cp1252.txt", "windows-1252"), ("crlf.txt", "utf-8"),
+     ("literal.txt", "utf-8")],
+)  # fmt: skip
+def test_raw_original_is_byte_identical_and_names_the_charset_it_was_read_with(client, name, charset):
     post = imported(name)
     response = client.get(post.get_original_url())
     assert response.status_code == 200
     assert response.content == (SAMPLES / name).read_bytes()
-    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["Content-Type"] == f"text/plain; charset={charset}"  # IANA names, as browsers know them
 
 
 def test_raw_original_of_the_seed(client, post):
