@@ -16,7 +16,8 @@ from django.test import Client
 from django.urls import reverse
 
 from archive.importing import import_file
-from archive.models import Post
+from archive.models import Comment, Post
+from tests.replyhelpers import make_comment
 from tests.test_seeds import CHROME, LITERAL_LINES, LITERAL_MULTILINE, SUBHEADINGS, file_article
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -419,3 +420,17 @@ def test_page_still_hands_out_a_working_csrf_token(post):
     token = doc.by_id("commentform").one("input", name="csrfmiddlewaretoken").attrs["value"]
     assert token
     assert "csrftoken" in response.cookies
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "shown"),
+    [(8, 56, "8:56 am"), (12, 5, "12:05 pm"), (0, 30, "12:30 am"), (23, 59, "11:59 pm")],
+)
+def test_response_times_read_as_wordpress_prints_them(client, post, settings, hour, minute, shown):
+    """WordPress's time_format "g:i a" prints "8:56 am"; Django's `a` would print "8:56 a.m."."""
+    settings.TIME_ZONE = "UTC"
+    comment = make_comment(post, "On time")
+    Comment.objects.filter(pk=comment.pk).update(created_at=datetime(2026, 1, 2, hour, minute, tzinfo=UTC))
+    _, doc = get_page(client, post.get_absolute_url())
+    time = doc.by_id(f"comment-{comment.pk}").one("div", class_="comment-metadata").one("time")
+    assert time.words() == f"January 2, 2026 at {shown}"
