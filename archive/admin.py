@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from django.utils.html import format_html
 
 from . import markup, moderation, policy
+from .forms import normalise_comment
 from .models import Comment, Post
 
 
@@ -46,12 +47,23 @@ def _status_action(status: str, label: str):
 
 
 class CommentAdminForm(forms.ModelForm):
-    """An edited response keeps the duplicate rule: its key follows the edit, and it cannot come out of the
-    trash beside a copy posted since (the database would refuse it with an error page)."""
+    """An edited response keeps the reply form's rules: its text is stored as the reply form stores it
+    (LF line breaks, the leading indent kept), its key follows the edit, and it may not repeat another
+    response outside the trash, nor come out of the trash beside a copy posted since (the database would
+    refuse either with an error page)."""
+
+    RESTORE_REFUSED = "Another response of this post outside the trash says the same; leave this one in the trash."
 
     class Meta:
         model = Comment
         fields = ["status", "author", "author_email", "author_url", "content", "title", "blog_name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["content"].strip = False  # `normalise_comment` trims, keeping Markdown's indent
+
+    def clean_content(self) -> str:
+        return normalise_comment(self.cleaned_data["content"])
 
     def clean(self):
         cleaned = super().clean()
@@ -67,19 +79,28 @@ class CommentAdminForm(forms.ModelForm):
         )
         self.dedupe_key = candidate.dedupe_key()
         if cleaned.get("status", comment.status) != Comment.Status.TRASH:
-            copies = Comment.objects.filter(post_id=comment.post_id, dedupe_key=self.dedupe_key)
-            if copies.exclude(pk=comment.pk).exclude(status=Comment.Status.TRASH).exists():
-                raise forms.ValidationError(
-                    "Another response of this post outside the trash says the same; leave this one in the trash."
-                )
+            try:
+                policy.check_duplicate(candidate, self.dedupe_key, edited=comment)
+            except policy.Rejected as refusal:
+                restoring = comment.status == Comment.Status.TRASH
+                raise forms.ValidationError(self.RESTORE_REFUSED if restoring else refusal.message) from None
         return cleaned
+
+
+class PostFilter(admin.RelatedFieldListFilter):
+    """Posts by title and slug: two archived posts may share a title, never a slug."""
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin) or ()
+        posts = Post.objects.only("title", "slug").order_by(*ordering)
+        return [(p.pk, f"{p.title} ({p.slug})") for p in posts]
 
 
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
     form = CommentAdminForm
     list_display = ["display_author", "kind", "status", "post", "created_at", "excerpt", "ip_address"]
-    list_filter = ["status", "kind", "post"]
+    list_filter = ["status", "kind", ("post", PostFilter)]
     list_select_related = ["post"]
     search_fields = ["author", "author_email", "author_url", "content", "title", "blog_name", "ip_address"]
     date_hierarchy = "created_at"

@@ -5,6 +5,8 @@ Wiring only: whether the reply is a duplicate, a flood or held for moderation is
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -31,6 +33,18 @@ def byte_limit(name: str):
     return validate
 
 
+LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
+
+
+def normalise_comment(text: str) -> str:
+    """A reply as stored, from the reply form and the admin alike. Browsers send a textarea's line breaks
+    as CRLF; stored as LF, the same text typed in a browser or sent by a script is the same reply (and the
+    duplicate rule sees it so). Blank lines before the text and whitespace after it go, as WordPress trims;
+    the first line's indent stays, as Markdown reads it (four spaces start a code block)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return LEADING_BLANK_LINES.sub("", text).rstrip()
+
+
 class HttpURLField(forms.URLField):
     """A URLField whose one URL check allows http(s) only (the stock one also allows ftp; both together
     would report a `javascript:` address twice)."""
@@ -42,6 +56,7 @@ class ReplyForm(forms.Form):
     """Field names and ids are WordPress's own, so themes' CSS and scripts, and people's habits, still fit."""
 
     comment = forms.CharField(
+        strip=False,  # leading spaces are Markdown (an indented code block); `clean_comment` trims the rest
         validators=[byte_limit("comment")],
         error_messages={"required": "Please type your comment text."},
     )
@@ -81,9 +96,10 @@ class ReplyForm(forms.Form):
         self.fields["email"].required = required
 
     def clean_comment(self) -> str:
-        """Browsers send a textarea's line breaks as CRLF; stored as LF, the same text typed in a browser or
-        sent by a script is the same reply (and the duplicate rule sees it so)."""
-        return self.cleaned_data["comment"].replace("\r\n", "\n").replace("\r", "\n")
+        text = normalise_comment(self.cleaned_data["comment"])
+        if not text:
+            raise ValidationError(self.fields["comment"].error_messages["required"], code="required")
+        return text
 
     @property
     def remember(self) -> bool:

@@ -43,6 +43,17 @@ def unique_slug(title: str) -> str:
     return slug
 
 
+def import_note(parsed: seeds.ParsedSeed) -> str:
+    """What the operator should know about how the text was read: a guessed encoding, stripped controls."""
+    notes = []
+    if parsed.encoding == "cp1252":
+        notes.append("decoded as Windows-1252")
+    if parsed.controls_removed:
+        plural = "s" if parsed.controls_removed > 1 else ""
+        notes.append(f"removed {parsed.controls_removed} control character{plural}")
+    return "; ".join(notes)
+
+
 def import_file(path: Path) -> ImportResult:
     name = path.name
     try:
@@ -62,7 +73,7 @@ def import_file(path: Path) -> ImportResult:
         too_long = "file name" if len(name) > SOURCE_NAME_MAX else "title"
         limit = SOURCE_NAME_MAX if too_long == "file name" else TITLE_MAX
         return ImportResult(name, "error", f"{too_long} is longer than {limit} characters")
-    note = "decoded as Windows-1252" if parsed.encoding == "cp1252" else ""
+    note = import_note(parsed)
     fields = {
         "title": parsed.title,
         "body": parsed.body,

@@ -11,10 +11,12 @@ import html
 import re
 import threading
 from functools import partial
+from xml.etree import ElementTree as etree
 
 import bleach
 import markdown
 from bleach.linkifier import LinkifyFilter
+from markdown.treeprocessors import Treeprocessor
 
 ALLOWED_TAGS = frozenset(
     {
@@ -47,7 +49,36 @@ MAX_MARKDOWN_LINES = 3000
 MAX_BRACKET_WORK = 2_000_000  # sum over blocks of ("[" in the block) × (length of the block)
 
 
+HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
 _local = threading.local()
+
+
+class ReplyShapes(Treeprocessor):
+    """What a reply may not show as itself, reshaped before bleach would drop it (and its text with it):
+    an image becomes its alt text linked to its address (no <img>: the CSP allows images from this site
+    only, and a reader's page loads nothing from third parties); a heading becomes a paragraph in <strong>
+    (a reply's heading must not outrank the article's)."""
+
+    def run(self, root: etree.Element) -> None:
+        for element in list(root.iter()):
+            if element.tag == "img":
+                address, title = element.get("src", ""), element.get("title")
+                element.text = element.get("alt") or address
+                element.attrib.clear()
+                element.tag = "a"
+                element.set("href", address)
+                if title:
+                    element.set("title", title)
+            elif element.tag in HEADINGS:
+                strong = etree.Element("strong")
+                strong.text, element.text = element.text, None
+                for child in list(element):
+                    element.remove(child)
+                    strong.append(child)
+                element.attrib.clear()
+                element.tag = "p"
+                element.append(strong)
 
 
 def _markdown() -> markdown.Markdown:
@@ -58,6 +89,7 @@ def _markdown() -> markdown.Markdown:
         # Raw HTML is text in a reply: without these two processors Markdown escapes it like any other text.
         md.preprocessors.deregister("html_block")
         md.inlinePatterns.deregister("html")
+        md.treeprocessors.register(ReplyShapes(md), "reply_shapes", 15)  # after "inline" (20): images exist
         _local.markdown = md
     return md.reset()
 
@@ -127,6 +159,11 @@ def render_comment(text: str) -> str:
 def count_links(rendered: str) -> int:
     """Links in rendered HTML, bare URLs included once linkified: WordPress's moderation counts these."""
     return len(LINK_PATTERN.findall(rendered))
+
+
+def count_bare_links(text: str) -> int:
+    """Addresses in plain text that would be linked (http(s)://… and www.…), as `make_clickable` finds them."""
+    return len(BARE_URL.findall(text))
 
 
 def plain_text(fragment: str) -> str:

@@ -51,6 +51,11 @@ class Post(models.Model):
         return reverse("archive:original", args=[self.slug])
 
     @property
+    def original_charset(self) -> str:
+        """The IANA name of the charset the original bytes were decoded with (e.g. windows-1252)."""
+        return seeds.iana_charset(self.encoding)
+
+    @property
     def blocks(self) -> list[seeds.Block]:
         return seeds.split_blocks(self.body)
 

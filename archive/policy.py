@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -59,11 +60,13 @@ class Candidate:
 
     def dedupe_key(self) -> str:
         """WordPress's duplicate rules: a reply repeats one with the same parent, author, email and text;
-        a ping repeats any earlier ping of the same post from the same URL."""
+        a ping repeats any earlier ping of the same post from the same URL. Emails compare without case, as
+        the flood and first-time rules compare them (and as MySQL's collation does for WordPress)."""
         if self.is_ping:
             parts = ["ping", self.url]
         else:
-            parts = ["comment", str(self.parent.pk if self.parent else 0), self.author, self.email, self.content]
+            parent = str(self.parent.pk if self.parent else 0)
+            parts = ["comment", parent, self.author, self.email.lower(), self.content]
         return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -78,8 +81,11 @@ def duplicate_rejection(candidate: Candidate) -> Rejected:
     return Rejected(DUPLICATE_PING_MESSAGE if candidate.is_ping else DUPLICATE_MESSAGE, 409)
 
 
-def check_duplicate(candidate: Candidate, key: str) -> None:
+def check_duplicate(candidate: Candidate, key: str, *, edited: Comment | None = None) -> None:
+    """Refuse a response that repeats one outside the trash; an `edited` response is not its own copy."""
     existing = Comment.objects.filter(post=candidate.post, dedupe_key=key).exclude(status=Comment.Status.TRASH)
+    if edited is not None:
+        existing = existing.exclude(pk=edited.pk)
     if existing.exists():
         raise duplicate_rejection(candidate)
 
@@ -107,30 +113,67 @@ def matches_blocklist(candidate: Candidate) -> bool:
     return any(word.lower() in haystack for word in settings.ARCHIVE_COMMENT_BLOCKLIST)
 
 
+def link_count(candidate: Candidate, content_html: str) -> int:
+    """The links WordPress's check_comment counts. A reply's are the links of its rendered HTML (bare
+    addresses included, once linkified). A ping's text has no tags left (`trackback.clean_text`), so its
+    links are the addresses written in it, and its own URL counts too: a ping is a link by nature."""
+    if candidate.is_ping:
+        return markup.count_bare_links(f"{candidate.url} {candidate.content}")
+    return markup.count_links(content_html)
+
+
+def source_host(url: str) -> str:
+    """The site a ping comes from: the host of its URL, lower-cased ("" when it has none)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def known_author(candidate: Candidate) -> bool:
+    """First-time rule for replies: the same name and email have a reply approved before."""
+    if not (candidate.author and candidate.email):
+        return False
+    return Comment.objects.filter(
+        kind=Comment.Kind.COMMENT,
+        status=Comment.Status.APPROVED,
+        author=candidate.author,
+        author_email__iexact=candidate.email,
+    ).exists()
+
+
+def known_site(candidate: Candidate) -> bool:
+    """First-time rule for pings of any kind: the same site (host) has a ping approved before, on any post.
+    The database narrows by substring; the host itself is compared here, so `notexample.com` is not
+    `example.com`."""
+    host = source_host(candidate.url)
+    if not host:
+        return False
+    earlier = (
+        Comment.objects.exclude(kind=Comment.Kind.COMMENT)
+        .filter(status=Comment.Status.APPROVED, author_url__icontains=host)
+        .values_list("author_url", flat=True)
+    )
+    return any(source_host(url) == host for url in earlier.iterator())
+
+
 def moderation_status(candidate: Candidate, content_html: str) -> str:
-    """Spam if a trap caught it; held for the blocklist, for too many links, or by the site's policy."""
+    """Spam if a trap caught it; held for the blocklist, for too many links, or by the site's policy.
+    Replies and pings (trackbacks, pingbacks, webmentions alike) follow the same steps; under "first-time"
+    a reply needs its author known, a ping its site."""
     if candidate.is_spam:
         return Comment.Status.SPAM
     if matches_blocklist(candidate):
         return Comment.Status.PENDING
-    if not candidate.is_ping and markup.count_links(content_html) >= settings.ARCHIVE_COMMENT_MAX_LINKS:
+    if link_count(candidate, content_html) >= settings.ARCHIVE_COMMENT_MAX_LINKS:
         return Comment.Status.PENDING
     policy = settings.ARCHIVE_COMMENT_MODERATION
     if policy == "all":
         return Comment.Status.PENDING
-    if policy == "open" or candidate.is_ping:
+    if policy == "open":
         return Comment.Status.APPROVED
-    # "first-time": the same name and email must have a reply approved before.
-    if candidate.author and candidate.email:
-        known = Comment.objects.filter(
-            kind=Comment.Kind.COMMENT,
-            status=Comment.Status.APPROVED,
-            author=candidate.author,
-            author_email__iexact=candidate.email,
-        ).exists()
-        if known:
-            return Comment.Status.APPROVED
-    return Comment.Status.PENDING
+    known = known_site(candidate) if candidate.is_ping else known_author(candidate)
+    return Comment.Status.APPROVED if known else Comment.Status.PENDING
 
 
 def accept(candidate: Candidate) -> Comment:

@@ -12,6 +12,9 @@ import re
 from dataclasses import dataclass, field
 
 UTF8_BOM = b"\xef\xbb\xbf"
+# C0 controls, DEL and C1 controls, but TAB, LF, FF and CR: terminal escapes, bells and backspaces would
+# reach the page raw (the HTML parser calls them errors, screen readers may spell them out).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 # Lines a WordPress theme prints around a post. They are recognised only at the end of the text, so an
 # article that quotes one of them in the middle keeps it.
@@ -55,6 +58,7 @@ class ParsedSeed:
     encoding: str
     sha256: str
     chrome: list[str] = field(default_factory=list)
+    controls_removed: int = 0  # control characters stripped from the text (the original bytes keep them)
 
     @property
     def blocks(self) -> list[Block]:
@@ -81,6 +85,15 @@ def decode(raw: bytes) -> tuple[str, str]:
         return raw.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as exc:
         raise SeedError(f"is neither UTF-8 nor Windows-1252 text (byte {exc.start})") from None
+
+
+# Python's codec names of `decode`'s results → the IANA charset names HTTP and browsers use.
+IANA_CHARSETS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "cp1252": "windows-1252"}
+
+
+def iana_charset(encoding: str) -> str:
+    """The charset to declare for bytes that `decode` read with `encoding` (a BOM is part of UTF-8)."""
+    return IANA_CHARSETS.get(encoding, encoding)
 
 
 def paragraphs(text: str) -> list[str]:
@@ -124,6 +137,7 @@ def split_blocks(body: str) -> list[Block]:
 
 def parse(raw: bytes) -> ParsedSeed:
     text, encoding = decode(raw)
+    text, controls_removed = CONTROL_CHARACTERS.subn("", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
@@ -140,4 +154,5 @@ def parse(raw: bytes) -> ParsedSeed:
         encoding=encoding,
         sha256=hashlib.sha256(raw).hexdigest(),
         chrome=chrome,
+        controls_removed=controls_removed,
     )

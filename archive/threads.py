@@ -52,12 +52,18 @@ def per_page() -> int:
 
 
 def summary(post: Post, pending_ids: frozenset[int]) -> dict:
-    """Counts for the heading and the pager, and the newest change of any response, in one query."""
+    """Counts for the heading and the pager, and the newest change of any response, in one query.
+
+    The heading counts what every reader sees: approved responses whose thread root is approved too. A
+    reply below a root taken away (spam, trash, held) is not shown, as its thread is paged by that root;
+    we do not re-hang such replies at the top level (WordPress's walker does so for orphans) because they
+    answer a text the reader can no longer read, and a reply promoted to a thread would move pages about."""
     visible = Q(status=Comment.Status.APPROVED)
     if pending_ids:
         visible |= Q(status=Comment.Status.PENDING, pk__in=pending_ids)
+    in_public_thread = Q(parent=None) | Q(thread__status=Comment.Status.APPROVED)
     return Comment.objects.filter(post=post).aggregate(
-        public=Count("pk", filter=Q(status=Comment.Status.APPROVED)),
+        public=Count("pk", filter=Q(status=Comment.Status.APPROVED) & in_public_thread),
         top=Count("pk", filter=visible & Q(parent=None)),
         last=Max("modified_at"),
     )

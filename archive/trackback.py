@@ -6,7 +6,8 @@ when the Content-Type header does not; a missing title becomes the url (Movable 
 cut to 250 and 252 characters plus "…" (WordPress). UTF-7 is refused outright: decoded, it smuggles
 `<script>` past every filter that looks for `<`. ISO-8859-1 and US-ASCII are read as Windows-1252, as
 browsers do (the senders who say Latin-1 mostly mean it); a label that names no character set (unknown, or a
-Python codec such as base64 or punycode) means UTF-8. Only absolute http(s) urls of at most 200 characters
+Python codec such as base64 or punycode) means UTF-8. A ping that declares no charset is UTF-8 if its bytes
+are, else Windows-1252. Only absolute http(s) urls of at most 200 characters
 are accepted (the column's size, and WordPress's form limit).
 """
 
@@ -18,7 +19,7 @@ import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote_to_bytes, urlencode, urlsplit
 from xml.etree import ElementTree
 
 from django.core.exceptions import TooManyFieldsSent
@@ -91,12 +92,26 @@ def content_type_parts(content_type: str) -> tuple[str, dict[str, str]]:
         return media_type.strip().lower(), {}
 
 
+def undeclared_charset(body: bytes) -> str:
+    """The charset of a ping that names none: UTF-8 if its bytes (percent-escapes undone) are UTF-8, else
+    Windows-1252, as import_seeds reads seeds. WordPress detects the same way (mb_convert_encoding over
+    "ASCII, UTF-8, ISO-8859-1, …"), and old blogs sent Latin-1 without saying so."""
+    try:
+        unquote_to_bytes(body).decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
 def choose_charset(body: bytes, content_type: str) -> str:
-    """The Content-Type charset, else a `charset` form field, else UTF-8; unknown labels mean UTF-8."""
+    """The Content-Type charset, else a `charset` form field, else what the bytes are (UTF-8 or
+    Windows-1252); a label that names no charset means UTF-8."""
     _, params = content_type_parts(content_type)
     declared = params.get("charset")
     if not declared:
         declared = QueryDict(body, encoding="latin-1").get("charset")
+    if not declared:
+        return undeclared_charset(body)
     name = text_codec(declared) or "utf-8"
     if name == "utf-7":
         raise PingError("UTF-7 is not accepted; send the ping in UTF-8.")

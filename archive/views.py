@@ -111,8 +111,10 @@ def post_page(
 @require_safe
 def original(request: HttpRequest, slug: str) -> HttpResponse:
     """The seed file's bytes, exactly as archived: BOM, line endings and all."""
-    post = get_object_or_404(Post.objects.only("original", "sha256", "source_name", "imported_at"), slug=slug)
-    response = HttpResponse(bytes(post.original), content_type="text/plain; charset=utf-8")
+    fields = ("original", "sha256", "source_name", "imported_at", "encoding")
+    post = get_object_or_404(Post.objects.only(*fields), slug=slug)
+    # The charset the bytes were read with: a Windows-1252 seed is served as what it is.
+    response = HttpResponse(bytes(post.original), content_type=f"text/plain; charset={post.original_charset}")
     response["Content-Disposition"] = content_disposition_header(False, post.source_name)  # quotes, non-ASCII
     response["Digest"] = "sha-256=" + base64.b64encode(bytes.fromhex(post.sha256)).decode()  # RFC 3230
     response["Last-Modified"] = http_date(post.imported_at.timestamp())

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from archive import pagecache
 from archive.models import Comment, Post
 from tests.replyhelpers import (
+    DUPLICATE,
     browser,
     comment_ids,
     comment_item,
@@ -316,3 +317,41 @@ def test_thread_shape_is_not_editable(moderator, post):
     change_comment(moderator, child, parent=str(child.pk), thread="", content="Child edited")
     child.refresh_from_db()
     assert child.parent_id == parent.pk and child.thread_id == parent.pk and child.content == "Child edited"
+
+
+def test_change_form_stores_line_breaks_as_the_reply_form_does(moderator, post):
+    comment = make_comment(post, "Before", author="Editor", email="editor@example.com")
+    response = change_comment(moderator, comment, content="\r\n    code line\r\nLine two\r\rLine four\r\n\r\n")
+    assert response.status_code == 302
+    comment.refresh_from_db()
+    assert comment.content == "    code line\nLine two\n\nLine four"  # LF only; the indent stays, as typed
+    assert "\r" not in comment.content_html and "<pre>" in comment.content_html
+
+
+def test_change_form_refuses_an_edit_that_repeats_another_reply(moderator, post):
+    """A browser sends the textarea with CRLF; the duplicate rule must see the same text as the reply form
+    stores it, and answer with the form again (not an IntegrityError)."""
+    same = {"author": "Twice", "email": "twice@example.com"}
+    make_comment(post, "Line one\nLine two", **same)
+    other = make_comment(post, "Something else", **same)
+    response = change_comment(moderator, other, content="Line one\r\nLine two")
+    assert response.status_code == 200  # the form again, with the reason
+    assert DUPLICATE in parse(response.content).squashed_text()
+    other.refresh_from_db()
+    assert other.content == "Something else"
+
+
+def test_post_filter_tells_posts_of_the_same_title_apart(moderator, post):
+    twin = Post.objects.create(title=post.title, slug=f"{post.slug}-2", body="x", source_name="twin.txt",
+                               original=b"x", sha256="2" * 64, encoding="utf-8")  # fmt: skip
+    make_comment(twin, "On the twin")
+    doc = parse(moderator.get(CHANGELIST).content)
+    choices = {
+        link.get("href"): link.squashed_text()
+        for link in doc.find_all("a")
+        if "post__id__exact=" in (link.get("href") or "")
+    }
+    assert choices == {
+        f"?post__id__exact={post.pk}": f"{post.title} ({post.slug})",
+        f"?post__id__exact={twin.pk}": f"{twin.title} ({twin.slug})",
+    }

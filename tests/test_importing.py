@@ -187,6 +187,21 @@ def test_cp1252_fallback_is_noted_in_the_output():
     assert post.title == "Café “quoted” – a Windows-1252 title"
 
 
+def test_control_characters_are_stripped_noted_and_the_bytes_kept(tmp_path, client):
+    raw = "Bell\x07 title\n\nEscape \x1b[1mcodes\x1b[0m and C1 \u0085\u009b here.\n".encode()
+    path = write(tmp_path, "controls.txt", raw)
+    out, err, failed = run_import(path)
+    assert (out, err, failed) == (["controls.txt: created: removed 5 control characters"], [], False)
+    post = Post.objects.get()
+    assert (post.title, post.body) == ("Bell title", "Escape [1mcodes[0m and C1  here.")
+    assert bytes(post.original) == raw
+    page = client.get(post.get_absolute_url()).content.decode()
+    assert not any(ch in page for ch in "\x07\x1b\x85\x9b")
+    assert client.get(post.get_original_url()).content == raw  # served byte for byte all the same
+    cp1252 = write(tmp_path, "both.txt", b"Caf\xe9\x01\n\nText.\n")
+    assert str(import_file(cp1252)) == "both.txt: created: decoded as Windows-1252; removed 1 control character"
+
+
 @pytest.mark.parametrize(
     ("name", "reason"),
     [

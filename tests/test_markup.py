@@ -140,6 +140,18 @@ def test_pathological_replies_are_stored_and_shown(post, text):
     assert Comment.objects.get(pk=pk).content == text.strip()
 
 
+def test_a_reply_that_starts_with_an_indented_code_block_keeps_its_indent(post):
+    """The form strips nothing at the start of a line: four spaces are Markdown's code block."""
+    text = "    def f():\n        return 1\n\nThat was code."
+    reader = browser()
+    response = submit(reader, post, comment=text + "\n\n")
+    pk = redirected_id(response)
+    assert Comment.objects.get(pk=pk).content == text  # trailing blank lines go, the indent stays
+    _, doc = follow(reader, response)
+    code = comment_item(doc, pk).one("div", cls="comment-content").one("pre").one("code")
+    assert code.text() == "def f():\n    return 1\n"
+
+
 # --- markup.render_comment ----------------------------------------------------------------------------------
 
 
@@ -244,6 +256,40 @@ def test_no_images(text):
     doc = fragment(text)
     assert doc.find("img") is None
     assert all(el.get("src") is None for el in doc.iter())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("![a chart](https://example.com/a.png)",
+         '<p><a href="https://example.com/a.png" rel="nofollow ugc">a chart</a></p>'),
+        ("![a chart][i]\n\n[i]: https://example.com/a.png",
+         '<p><a href="https://example.com/a.png" rel="nofollow ugc">a chart</a></p>'),
+        ("![a chart]\n\n[a chart]: https://example.com/a.png",
+         '<p><a href="https://example.com/a.png" rel="nofollow ugc">a chart</a></p>'),
+        ('![chart](https://example.com/a.png "Sales")',
+         '<p><a href="https://example.com/a.png" title="Sales" rel="nofollow ugc">chart</a></p>'),
+        ("![](https://example.com/a.png)",
+         '<p><a href="https://example.com/a.png" rel="nofollow ugc">https://example.com/a.png</a></p>'),
+        ("see ![pic](javascript:alert(1)) here", "<p>see <a>pic</a> here</p>"),
+    ],
+)  # fmt: skip
+def test_an_image_is_its_alt_text_linked_to_its_address(text, expected):
+    """No <img>: the page's CSP allows images from itself only and loads nothing from third parties."""
+    assert markup.render_comment(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("# Heading", "<p><strong>Heading</strong></p>"),
+        ("###### Small *and* `code`", "<p><strong>Small <em>and</em> <code>code</code></strong></p>"),
+        ("Setext\n======\n\nafter", "<p><strong>Setext</strong></p>\n<p>after</p>"),
+        ("Setext two\n----------", "<p><strong>Setext two</strong></p>"),
+    ],
+)
+def test_headings_become_strong_paragraphs(text, expected):
+    assert markup.render_comment(text) == expected
 
 
 def test_no_style_or_class_attributes():

@@ -16,7 +16,8 @@ from django.test import Client
 from django.urls import reverse
 
 from archive.importing import import_file
-from archive.models import Post
+from archive.models import Comment, Post
+from tests.replyhelpers import make_comment
 from tests.test_seeds import CHROME, LITERAL_LINES, LITERAL_MULTILINE, SUBHEADINGS, file_article
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -322,13 +323,17 @@ def test_title_is_escaped_too(client, tmp_path):
 # --- the raw original -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["bom_crlf_no_final_newline.txt", "cp1252.txt", "crlf.txt", "literal.txt"])
-def test_raw_original_is_byte_identical(client, name):
+@pytest.mark.parametrize(
+    ("name", "charset"),
+    [("bom_crlf_no_final_newline.txt", "utf-8"), ("cp1252.txt", "windows-1252"), ("crlf.txt", "utf-8"),
+     ("literal.txt", "utf-8")],
+)  # fmt: skip
+def test_raw_original_is_byte_identical_and_names_the_charset_it_was_read_with(client, name, charset):
     post = imported(name)
     response = client.get(post.get_original_url())
     assert response.status_code == 200
     assert response.content == (SAMPLES / name).read_bytes()
-    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["Content-Type"] == f"text/plain; charset={charset}"  # IANA names, as browsers know them
 
 
 def test_raw_original_of_the_seed(client, post):
@@ -414,3 +419,17 @@ def test_pages_hand_out_no_csrf_token_or_cookie(post):
     response, doc = get_page(Client(enforce_csrf_checks=True), post.get_absolute_url())
     assert not doc.by_id("commentform").find_all("input", name="csrfmiddlewaretoken")
     assert not response.cookies
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "shown"),
+    [(8, 56, "8:56 am"), (12, 5, "12:05 pm"), (0, 30, "12:30 am"), (23, 59, "11:59 pm")],
+)
+def test_response_times_read_as_wordpress_prints_them(client, post, settings, hour, minute, shown):
+    """WordPress's time_format "g:i a" prints "8:56 am"; Django's `a` would print "8:56 a.m."."""
+    settings.TIME_ZONE = "UTC"
+    comment = make_comment(post, "On time")
+    Comment.objects.filter(pk=comment.pk).update(created_at=datetime(2026, 1, 2, hour, minute, tzinfo=UTC))
+    _, doc = get_page(client, post.get_absolute_url())
+    time = doc.by_id(f"comment-{comment.pk}").one("div", class_="comment-metadata").one("time")
+    assert time.words() == f"January 2, 2026 at {shown}"

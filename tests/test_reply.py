@@ -218,7 +218,7 @@ def test_the_reply_is_stored_as_typed_and_rendered(post):
     response = submit(browser(), post, author="  Spaced  ", comment="  **Bold** words  ", remote_addr="10.1.2.3")
     stored = Comment.objects.get(pk=redirected_id(response))
     assert stored.author == "Spaced"
-    assert stored.content == "**Bold** words"
+    assert stored.content == "  **Bold** words"  # leading spaces are Markdown's to read (four make code)
     assert stored.content_html == "<p><strong>Bold</strong> words</p>"
     assert stored.ip_address == "10.1.2.3"
     assert stored.kind == Comment.Kind.COMMENT and stored.post == post
@@ -295,6 +295,14 @@ def test_duplicate_is_refused_with_409_and_text_kept(post):
     assert DUPLICATE in notice(doc)
     assert form_values(doc)["comment"] == "Same words twice."
     assert form_values(doc)["url"] == "https://changed.example.com/"
+    assert Comment.objects.count() == 1
+
+
+def test_duplicate_ignores_the_case_of_the_email_as_flood_and_moderation_do(post):
+    redirected_id(submit(browser(), post, comment="Said in capitals.", email="Reader@Example.COM"))
+    again = submit(browser(), post, comment="Said in capitals.", email="reader@example.com")
+    assert again.status_code == 409
+    assert DUPLICATE in notice(parse(again.content))
     assert Comment.objects.count() == 1
 
 

@@ -180,6 +180,21 @@ def test_windows_1252_falls_back_and_says_so():
     assert parsed.body == "Naïve text in Windows-1252, €5 and ‘single quotes’."
 
 
+CONTROLS_SEED = "Ti\x01tle\u0085\n\nA \x1b[31mred\x1b[0m word\x7f\x08, a\ttab\x0b and a\x0cform feed.\x9f\n".encode()
+
+
+def test_control_characters_are_stripped_but_tab_lf_cr_ff_kept():
+    parsed = seeds.parse(CONTROLS_SEED)
+    assert parsed.title == "Title"
+    assert parsed.body == "A [31mred[0m word, a\ttab and a\x0cform feed."
+    assert parsed.controls_removed == 8
+    assert parsed.sha256 == hashlib.sha256(CONTROLS_SEED).hexdigest()  # the digest is of the bytes as given
+
+
+def test_a_seed_without_control_characters_removes_none():
+    assert seeds.parse((SAMPLES / "crlf.txt").read_bytes()).controls_removed == 0
+
+
 def test_bytes_that_no_encoding_explains_are_refused():
     with pytest.raises(seeds.SeedError, match="neither UTF-8 nor Windows-1252"):
         seeds.parse((SAMPLES / "invalid_bytes.txt").read_bytes())

@@ -134,6 +134,21 @@ def test_reply_below_a_held_parent_hangs_from_its_thread(post):
     assert comment_item(doc, leaf).parent.parent is comment_item(doc, top)
 
 
+@pytest.mark.parametrize("hidden", [Comment.Status.SPAM, Comment.Status.TRASH, Comment.Status.PENDING])
+def test_heading_counts_only_what_a_reader_sees_when_a_thread_root_is_hidden(post, hidden):
+    """Approved replies below a hidden thread root are not shown, so the heading does not count them."""
+    kept = redirected_id(submit(browser(), post, comment="Kept"))
+    reply_to(post, kept, "Kept reply")
+    gone = redirected_id(submit(browser(), post, comment="Gone"))
+    below = [reply_to(post, gone, "Below 1")]
+    below.append(reply_to(post, below[0], "Below 2"))
+    set_status(gone, hidden)
+    _, doc = get(Client(), post.get_absolute_url())
+    shown = comment_ids(doc)
+    assert len(shown) == 2 and not set(shown) & {gone, *below}
+    assert heading(doc) == f"2 Responses to “{post.title}”"
+
+
 # --- ?replytocom=N -----------------------------------------------------------------------------------------------
 
 

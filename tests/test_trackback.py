@@ -44,7 +44,7 @@ UTF7_SCRIPT = b"%2BADw-script%2BAD4-alert(1)%2BADw-/script%2BAD4-"  # UTF-7 for 
 def _ping_settings(settings):
     """Known rules whatever the environment says; the flood and moderation tests set their own."""
     settings.ARCHIVE_COMMENT_FLOOD_SECONDS = 0
-    settings.ARCHIVE_COMMENT_MODERATION = "first-time"
+    settings.ARCHIVE_COMMENT_MODERATION = "open"
     settings.ARCHIVE_COMMENT_BLOCKLIST = []
     settings.ARCHIVE_COMMENT_MAX_LINKS = 2
 
@@ -296,6 +296,22 @@ def test_latin1_bytes_with_a_charset_form_field_the_wordpress_convention(send, p
     assert_accepted(send(body, FORM))
     ping = only_ping(post)
     assert (ping.title, ping.content) == ("Café", "crème brûlée")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        form(url=SOURCE, title=b"Caf\xe9 cr\xe8me", excerpt=b"\x93Na\xefve\x94 \x85", blog_name=b"G\xf6del"),
+        b"url=https%3A%2F%2Fother.example%2Fp%2F1&title=Caf\xe9 cr\xe8me&excerpt=\x93Na\xefve\x94 \x85"
+        b"&blog_name=G\xf6del",  # raw bytes, not percent-encoded
+    ],
+)
+def test_latin1_or_windows_1252_without_a_charset_is_read_as_windows_1252(send, post, body):
+    """No charset in the header or a field, and bytes that are not UTF-8: WordPress's mb_convert_encoding
+    detects ISO-8859-1; read as Windows-1252 (as import_seeds reads seeds), nothing becomes U+FFFD."""
+    assert_accepted(send(body, FORM))
+    ping = only_ping(post)
+    assert (ping.title, ping.content, ping.blog_name) == ("Café crème", "“Naïve” …", "Gödel")
 
 
 def test_the_charset_field_may_come_before_the_fields_it_describes(send, post):
@@ -609,10 +625,65 @@ def test_moderation_all_holds_pings_answered_error_0_not_shown(send, client, pos
     assert tree.root.one("h2", id="comments").text == "No Responses yet"
 
 
-def test_first_time_moderation_lets_pings_through_as_wordpress_does(send, post, settings):
+def earlier_ping(post: Post, url: str, status: str = Comment.Status.APPROVED, kind: str = Comment.Kind.TRACKBACK):
+    return Comment.objects.create(
+        post=post, kind=kind, status=status, author_url=url, title="Earlier", dedupe_key=f"earlier {url} {status}"
+    )
+
+
+def test_first_time_holds_a_ping_from_a_site_never_approved(send, client, post, settings):
     settings.ARCHIVE_COMMENT_MODERATION = "first-time"
     assert_accepted(send(T1_BODY))
-    assert only_ping(post).status == Comment.Status.APPROVED
+    assert only_ping(post).status == Comment.Status.PENDING
+    assert ping_items(page_tree(client.get(post.get_absolute_url()))) == []
+
+
+@pytest.mark.parametrize("kind", [Comment.Kind.TRACKBACK, Comment.Kind.PINGBACK])
+def test_first_time_publishes_a_ping_from_a_site_with_an_approved_ping(send, post, settings, kind):
+    """The site is the host of the URL: another page of it, over another scheme, pinging another post and
+    by another kind of ping, still counts."""
+    settings.ARCHIVE_COMMENT_MODERATION = "first-time"
+    earlier_ping(make_post("elsewhere", "Elsewhere"), "http://OTHER.example/older-page", kind=kind)
+    assert_accepted(send(T1_BODY))
+    assert pings(post)[-1].status == Comment.Status.APPROVED
+
+
+@pytest.mark.parametrize(
+    ("earlier_url", "status"),
+    [
+        ("https://other.example/p/0", Comment.Status.PENDING),
+        ("https://other.example/p/0", Comment.Status.SPAM),
+        ("https://other.example/p/0", Comment.Status.TRASH),
+        ("https://notother.example/p/0", Comment.Status.APPROVED),  # the host is not a substring match
+        ("https://blog.other.example/p/0", Comment.Status.APPROVED),
+        ("https://third.example/?from=other.example", Comment.Status.APPROVED),
+    ],
+)
+def test_first_time_holds_a_ping_whose_site_has_no_approved_ping(send, post, settings, earlier_url, status):
+    settings.ARCHIVE_COMMENT_MODERATION = "first-time"
+    earlier_ping(post, earlier_url, status)
+    assert_accepted(send(T1_BODY))
+    assert Comment.objects.get(post=post, author_url=SOURCE).status == Comment.Status.PENDING
+
+
+def test_first_time_an_approved_reply_does_not_make_a_site_known(send, post, settings):
+    settings.ARCHIVE_COMMENT_MODERATION = "first-time"
+    Comment.objects.create(post=post, status=Comment.Status.APPROVED, author="Someone",
+                           author_url="https://other.example/", dedupe_key="a reply")  # fmt: skip
+    assert_accepted(send(T1_BODY))
+    assert only_ping(post).status == Comment.Status.PENDING
+
+
+@pytest.mark.parametrize("moderation", ["first-time", "open"])
+def test_every_kind_of_ping_follows_the_ping_rules(post, settings, moderation):
+    """Pingbacks (and any later kind) take the ping rules, not the reply rules, through `policy.accept`."""
+    settings.ARCHIVE_COMMENT_MODERATION = moderation
+    earlier_ping(post, "https://known.example/a")
+    candidate = policy.Candidate(post=post, kind=Comment.Kind.PINGBACK, url="https://known.example/b")
+    assert policy.accept(candidate).status == Comment.Status.APPROVED
+    stranger = policy.Candidate(post=post, kind=Comment.Kind.PINGBACK, url="https://stranger.example/b")
+    expected = Comment.Status.PENDING if moderation == "first-time" else Comment.Status.APPROVED
+    assert policy.accept(stranger).status == expected
 
 
 @pytest.mark.parametrize(
@@ -631,13 +702,25 @@ def test_a_blocklisted_word_in_any_field_holds_the_ping(send, client, post, sett
     assert ping_items(page_tree(client.get(post.get_absolute_url()))) == []
 
 
-def test_links_in_the_excerpt_do_not_hold_a_ping(send, post, settings):
-    settings.ARCHIVE_COMMENT_MAX_LINKS = 1
+@pytest.mark.parametrize("moderation", ["open", "first-time"])
+def test_links_in_the_excerpt_hold_a_ping_its_own_url_counting_as_one(send, post, settings, moderation):
+    """As WordPress's check_comment: ARCHIVE_COMMENT_MAX_LINKS (2) links hold a response, and a ping's URL
+    is one; tags are stripped from the excerpt, so what was a link there is an address and still counts."""
+    settings.ARCHIVE_COMMENT_MODERATION = moderation
+    earlier_ping(post, "https://other.example/known")  # a known site: only the links can hold it
+    assert_accepted(send(form(url=SOURCE, title="One", excerpt="See www.example.org for more")))
     excerpt = " ".join(f'<a href="https://l{n}.example/">https://l{n}.example/</a>' for n in range(5))
-    assert_accepted(send(form(url=SOURCE, title="Links", excerpt=excerpt)))
-    ping = only_ping(post)
-    assert ping.status == Comment.Status.APPROVED
-    assert ping.content.count("https://") == 5
+    assert_accepted(send(form(url=SOURCE + "?2", title="Five", excerpt=excerpt)))
+    assert_accepted(send(form(url=SOURCE + "?3", title="None", excerpt="No address here")))
+    statuses = {ping.title: ping.status for ping in pings(post)}
+    assert statuses == {"Earlier": Comment.Status.APPROVED, "One": Comment.Status.PENDING,
+                        "Five": Comment.Status.PENDING, "None": Comment.Status.APPROVED}  # fmt: skip
+
+
+def test_the_link_limit_of_pings_is_the_setting(send, post, settings):
+    settings.ARCHIVE_COMMENT_MAX_LINKS = 3
+    assert_accepted(send(form(url=SOURCE, title="Two", excerpt="See https://a.example/ too")))
+    assert only_ping(post).status == Comment.Status.APPROVED
 
 
 # --- Display ----------------------------------------------------------------------------------------------
