@@ -7,10 +7,9 @@ and everything below them (found through `Comment.thread`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from .models import Comment, Post
 
@@ -32,7 +31,6 @@ class ThreadPage:
     number: int
     num_pages: int
     public_count: int
-    last_modified: datetime | None
 
     @property
     def is_last(self) -> bool:
@@ -52,7 +50,7 @@ def per_page() -> int:
 
 
 def summary(post: Post, pending_ids: frozenset[int]) -> dict:
-    """Counts for the heading and the pager, and the newest change of any response, in one query.
+    """Counts for the heading and the pager, in one query.
 
     The heading counts what every reader sees: approved responses whose thread root is approved too. A
     reply below a root taken away (spam, trash, held) is not shown, as its thread is paged by that root;
@@ -65,7 +63,6 @@ def summary(post: Post, pending_ids: frozenset[int]) -> dict:
     return Comment.objects.filter(post=post).aggregate(
         public=Count("pk", filter=Q(status=Comment.Status.APPROVED) & in_public_thread),
         top=Count("pk", filter=visible & Q(parent=None)),
-        last=Max("modified_at"),
     )
 
 
@@ -88,7 +85,6 @@ def thread_page(post: Post, number: int | None, pending_ids: frozenset[int] = fr
         number=number,
         num_pages=num_pages,
         public_count=counts["public"],
-        last_modified=counts["last"],
     )
 
 

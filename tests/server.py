@@ -19,7 +19,7 @@ runs `manage.py migrate` and `manage.py import_seeds`, as `make run` does. The c
 same temporary folder, so every worker shares it as in production.
 
 Only the standard library talks HTTP here (urllib with a cookie jar), so that what the tests see is what a
-client on the wire sees: real CSRF cookies, real redirects, real status codes.
+client on the wire sees: real cookies, real redirects, real status codes.
 """
 
 from __future__ import annotations
