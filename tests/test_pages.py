@@ -433,3 +433,13 @@ def test_response_times_read_as_wordpress_prints_them(client, post, settings, ho
     _, doc = get_page(client, post.get_absolute_url())
     time = doc.by_id(f"comment-{comment.pk}").one("div", class_="comment-metadata").one("time")
     assert time.words() == f"January 2, 2026 at {shown}"
+
+
+def test_each_comment_page_names_itself_as_canonical(post, settings):
+    """WordPress's paged comments: /comment-page-1/ is its own page, not a copy of the article's newest."""
+    settings.ARCHIVE_COMMENTS_PER_PAGE = 1
+    for n in range(2):
+        make_comment(post, f"Thread {n}")
+    for url in (post.get_absolute_url(), f"/{post.slug}/comment-page-1/"):
+        _, doc = get_page(Client(), url)
+        assert doc.one("link", rel="canonical").attrs["href"] == url
