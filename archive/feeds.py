@@ -200,7 +200,8 @@ def comment_entry(scope: Scope, comment: Comment) -> Entry:
 
 
 class ArchiveFeed(Feed):
-    """What every feed here shares: entries built by `entries`, and the date of the last public change."""
+    """What every feed here shares: `Entry` items (post_entry, comment_entry), absolute URLs from the
+    request, the date of the last public change, and read-only methods."""
 
     feed_type = RssFeed
     url_name = ""
@@ -234,9 +235,6 @@ class ArchiveFeed(Feed):
 
     def feed_extra_kwargs(self, scope: Scope) -> dict:
         return {"last_change": self.last_change(scope)}
-
-    def items(self, scope: Scope) -> list[Entry]:
-        raise NotImplementedError
 
     def item_title(self, entry: Entry) -> str:
         return entry.title
