@@ -16,7 +16,7 @@ from .models import Post
 SLUG_MAX = 200
 TITLE_MAX = Post._meta.get_field("title").max_length
 SOURCE_NAME_MAX = Post._meta.get_field("source_name").max_length
-RESERVED_SLUGS = frozenset({"admin", "static", "comments"})  # first path segments the site itself uses
+RESERVED_SLUGS = frozenset({"admin", "static", "comments", "feed"})  # first path segments the site itself uses
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Max, Q
+from django.db.models.functions import Coalesce, Greatest
 from django.urls import reverse
 from django.utils import timezone
 
 from . import seeds
+
+
+class PostQuerySet(models.QuerySet):
+    def with_activity(self) -> PostQuerySet:
+        """Each post with `public_count` (its approved responses) and `last_change`: the import, or the
+        newest change of any of its responses, whichever is later; the same instant the permalink sends as
+        Last-Modified, so the feeds and the sitemap agree with the page. Ordered again: Django drops
+        Meta.ordering from GROUP BY queries."""
+        return self.order_by(*Post._meta.ordering).annotate(
+            public_count=Count("comments", filter=Q(comments__status=Comment.Status.APPROVED)),
+            # A post without responses has no MAX, and SQLite's GREATEST of a NULL is NULL: hence Coalesce.
+            last_change=Greatest("imported_at", Coalesce(Max("comments__modified_at"), "imported_at")),
+        )
 
 
 class Post(models.Model):
@@ -30,6 +44,8 @@ class Post(models.Model):
     )
     comments_open = models.BooleanField(default=True)
     pings_open = models.BooleanField(default=True)
+
+    objects = PostQuerySet.as_manager()
 
     class Meta:
         ordering = ["-imported_at", "-id"]

@@ -133,6 +133,12 @@ def parse(html: str | bytes) -> Element:
     return builder.root
 
 
+def scripts(doc: Element) -> list[Element]:
+    """The page's <script> elements that run: the article's JSON-LD is a data block, not script (a browser
+    never executes it, and CSP's script-src does not apply to it)."""
+    return [el for el in doc.find_all("script") if (el.get("type") or "").lower() != "application/ld+json"]
+
+
 # --- What the page shows ---------------------------------------------------------------------------------
 
 

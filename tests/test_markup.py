@@ -17,6 +17,7 @@ from tests.replyhelpers import (
     open_rules,
     parse,
     redirected_id,
+    scripts,
     submit,
 )
 
@@ -35,7 +36,7 @@ def fragment(text: str):
 
 def assert_page_is_inert(doc) -> None:
     """The page's own markup: scripts only from /static/, the reply form the only form, nothing else live."""
-    for script in doc.find_all("script"):
+    for script in scripts(doc):
         assert (script.get("src") or "").startswith("/static/"), script
         assert script.text().strip() == ""
     forms = doc.find_all("form")
