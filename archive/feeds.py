@@ -230,8 +230,8 @@ class ArchiveFeed(Feed):
 
     def last_change(self, scope: Scope) -> datetime | None:
         if scope.post:
-            return scope.post.last_change
-        return Post.objects.with_activity().aggregate(last=Max("last_change"))["last"]
+            return scope.post.updated_at
+        return Post.objects.aggregate(last=Max("updated_at"))["last"]
 
     def feed_extra_kwargs(self, scope: Scope) -> dict:
         return {"last_change": self.last_change(scope)}

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Count, Max, Q
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,14 +12,10 @@ from . import seeds
 
 class PostQuerySet(models.QuerySet):
     def with_activity(self) -> PostQuerySet:
-        """Each post with `public_count` (its approved responses) and `last_change`: the import, or the
-        newest change of any of its responses, whichever is later; the same instant the permalink sends as
-        Last-Modified, so the feeds and the sitemap agree with the page. Ordered again: Django drops
-        Meta.ordering from GROUP BY queries."""
+        """Each post with `public_count`, its approved responses. Ordered again: Django drops Meta.ordering
+        from GROUP BY queries. (`updated_at` is the last public change, the pages' Last-Modified.)"""
         return self.order_by(*Post._meta.ordering).annotate(
             public_count=Count("comments", filter=Q(comments__status=Comment.Status.APPROVED)),
-            # A post without responses has no MAX, and SQLite's GREATEST of a NULL is NULL: hence Coalesce.
-            last_change=Greatest("imported_at", Coalesce(Max("comments__modified_at"), "imported_at")),
         )
 
 

@@ -12,7 +12,7 @@ from .signals import public_change
 
 def set_status(comments: QuerySet[Comment], status: str) -> int:
     """Move `comments` to `status`; returns how many changed. `modified_at` moves too (update() skips
-    auto_now), so the page's Last-Modified follows moderation.
+    auto_now), and the posts' update time with it, so their pages' Last-Modified follows moderation.
 
     A response taken out of the trash may repeat one posted again since (the same reply, or the same
     ping URL): the database keeps one copy outside the trash, so that one stays in the trash."""
@@ -30,5 +30,5 @@ def set_status(comments: QuerySet[Comment], status: str) -> int:
         todo = todo.exclude(status=Comment.Status.TRASH)
     changed += todo.update(status=status, modified_at=now)
     if changed:
-        public_change(post_ids)
+        public_change(post_ids, at=now)
     return changed

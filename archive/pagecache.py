@@ -57,6 +57,13 @@ NOT_MODIFIED_HEADERS = frozenset({"etag", "last-modified", "cache-control", "var
 # Only such paths become files for nginx: no dot segments, no doubled slashes, nothing a shell would quote.
 FILE_PATH = re.compile(r"^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*/?$")
 FILE_HOST = re.compile(r"^[a-z0-9][a-z0-9.-]*(:[0-9]{1,5})?$")
+# The headers deploy/nginx/archive-server.conf sends with a page file. A page carrying any other (the
+# sitemap's X-Robots-Tag, say) is not written as a file: nginx would send it without that header.
+FILE_HEADERS = frozenset({
+    "content-type", "cache-control", "content-security-policy", "x-frame-options", "x-content-type-options",
+    "referrer-policy", "cross-origin-opener-policy", "strict-transport-security", "etag", "last-modified",
+    "content-length",
+})  # fmt: skip
 FILE_SUFFIX = {  # the page file's name below a path ending in "/", by content type; nginx maps them back
     "text/html": "index.html",
     "application/rss+xml": "index.rss",
@@ -236,6 +243,8 @@ def public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         return response
 
     wrapper.public_page = True
+    if getattr(view, "csrf_exempt", False):  # a Feed instance's is a class attribute, which wraps() misses
+        wrapper.csrf_exempt = True
     return wrapper
 
 
@@ -308,7 +317,7 @@ def write_page_file(key: tuple[str, str, str, str], page: Page, content_type: st
     """The page as a file for nginx, when it is still current: written beside, then renamed into place."""
     version, scheme, host, path = key
     target = versions.page_file(version, scheme, host, path, content_type)
-    if target is None or versions.read() != version:
+    if target is None or versions.read() != version or any(k.lower() not in FILE_HEADERS for k, _ in page.headers):
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}")

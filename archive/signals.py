@@ -7,6 +7,7 @@ into or out of public view, and deletions and post changes always may.
 """
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -17,9 +18,9 @@ from . import pagecache
 from .models import Comment, Post
 
 
-def public_change(post_ids: Iterable[int]) -> None:
+def public_change(post_ids: Iterable[int], at: datetime | None = None) -> None:
     """What readers of these posts see has changed (bulk updates, which send no signal, call this too)."""
-    Post.objects.filter(pk__in=set(post_ids)).update(updated_at=timezone.now())
+    Post.objects.filter(pk__in=set(post_ids)).update(updated_at=at or timezone.now())
     transaction.on_commit(pagecache.invalidate)
 
 

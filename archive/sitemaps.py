@@ -14,14 +14,15 @@ from django.views.decorators.http import require_safe
 from django.views.generic import TemplateView
 
 from .models import Post
+from .pagecache import public_page
 
 
 class PostSitemap(Sitemap):
     def items(self):
-        return Post.objects.with_activity().only("slug", "imported_at")
+        return Post.objects.only("slug", "updated_at")
 
     def lastmod(self, post: Post) -> datetime:
-        return post.last_change
+        return post.updated_at
 
 
 SITEMAPS = {"posts": PostSitemap}
@@ -29,8 +30,11 @@ SITEMAPS = {"posts": PostSitemap}
 
 @csrf_exempt  # read-only: anything but GET and HEAD is 405, not a CSRF 403
 @require_safe
+@public_page
 def sitemap_xml(request: HttpRequest) -> HttpResponse:
     return sitemap(request, SITEMAPS)
 
 
-robots_txt = csrf_exempt(TemplateView.as_view(template_name="robots.txt", content_type="text/plain; charset=utf-8"))
+robots_txt = csrf_exempt(
+    public_page(TemplateView.as_view(template_name="robots.txt", content_type="text/plain; charset=utf-8"))
+)

@@ -2,14 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 
 from . import feeds, loginlimit, sitemaps, views
+from .pagecache import public_page
 
 archive_patterns = [
     path("", views.index, name="index"),
     # Before the post patterns: "feed" and "comments" are reserved slugs (archive/importing.py).
-    path("feed/", feeds.PostsFeed(), name="feed"),
-    path("feed/atom/", feeds.PostsAtomFeed(), name="feed-atom"),
-    path("comments/feed/", feeds.CommentsFeed(), name="comments-feed"),
-    path("comments/feed/atom/", feeds.CommentsAtomFeed(), name="comments-feed-atom"),
+    path("feed/", public_page(feeds.PostsFeed()), name="feed"),
+    path("feed/atom/", public_page(feeds.PostsAtomFeed()), name="feed-atom"),
+    path("comments/feed/", public_page(feeds.CommentsFeed()), name="comments-feed"),
+    path("comments/feed/atom/", public_page(feeds.CommentsAtomFeed()), name="comments-feed-atom"),
     path("sitemap.xml", sitemaps.sitemap_xml, name="sitemap"),
     path("robots.txt", sitemaps.robots_txt, name="robots"),
     path("comments/post/", views.reply, name="reply"),
@@ -17,8 +18,8 @@ archive_patterns = [
     path("<slug:slug>/comment-page-<int:page>/", views.post_detail, name="post-comments"),
     path("<slug:slug>/original.txt", views.original, name="original"),
     path("<slug:slug>/trackback/", views.trackback_ping, name="trackback"),
-    path("<slug:slug>/feed/", feeds.PostCommentsFeed(), name="post-comments-feed"),
-    path("<slug:slug>/feed/atom/", feeds.PostCommentsAtomFeed(), name="post-comments-feed-atom"),
+    path("<slug:slug>/feed/", public_page(feeds.PostCommentsFeed()), name="post-comments-feed"),
+    path("<slug:slug>/feed/atom/", public_page(feeds.PostCommentsAtomFeed()), name="post-comments-feed-atom"),
 ]
 
 urlpatterns = [

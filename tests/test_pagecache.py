@@ -22,7 +22,7 @@ from tests.replyhelpers import SAME_ORIGIN
 pytestmark = pytest.mark.django_db(transaction=True)
 
 VOLATILE = {"date", "content-length"}
-PUBLIC = "public, max-age=0, must-revalidate"
+PUBLIC_CACHE_CONTROL = "public, max-age=0, must-revalidate"
 
 
 def reply_data(post, text: str, author: str = "Ann", email: str = "ann@example.com") -> dict:
@@ -53,8 +53,14 @@ def threaded(post, open_site, settings):
     return post
 
 
+PUBLIC = [
+    "/", "{article}", "/{slug}/comment-page-1/", "/feed/", "/feed/atom/", "/comments/feed/", "/comments/feed/atom/",
+    "/{slug}/feed/", "/{slug}/feed/atom/", "/sitemap.xml", "/robots.txt",
+]  # fmt: skip
+
+
 def public_urls(post) -> list[str]:
-    return ["/", post.get_absolute_url(), f"/{post.slug}/comment-page-1/"]
+    return [url.format(article=post.get_absolute_url(), slug=post.slug) for url in PUBLIC]
 
 
 # --- The same bytes for everyone ----------------------------------------------------------------------
@@ -70,9 +76,9 @@ def test_public_pages_are_byte_identical_for_every_cookieless_reader(threaded):
             assert not response.cookies, url
             assert "Set-Cookie" not in response, url
             assert "csrfmiddlewaretoken" not in response.content.decode(), url
-            assert response["Cache-Control"] == PUBLIC, url
+            assert response["Cache-Control"] == PUBLIC_CACHE_CONTROL, url
             assert "cookie" not in response.get("Vary", "").lower(), url
-            assert response.has_header("Last-Modified"), url
+            assert response.has_header("Last-Modified") or url == "/robots.txt", url
             assert not response["ETag"].startswith("W/"), url
 
 
@@ -111,17 +117,17 @@ def test_a_hit_has_exactly_the_headers_of_the_full_stack(post):
 # --- Conditional requests without cookies ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("which", [0, 1, 2])
+@pytest.mark.parametrize("which", range(len(PUBLIC)), ids=PUBLIC)
 def test_cookieless_revalidation_answers_304(threaded, which):
     url = public_urls(threaded)[which]
     first = Client().get(url)
-    etag, modified = first["ETag"], first["Last-Modified"]
+    etag, modified = first["ETag"], first.get("Last-Modified", "")  # robots.txt has none: nothing changes it
     for headers in (
         {"HTTP_IF_NONE_MATCH": etag},
         {"HTTP_IF_NONE_MATCH": f"W/{etag}"},  # weak comparison, RFC 9110 §13.1.2 (nginx weakens when it gzips)
         {"HTTP_IF_NONE_MATCH": f'"other", {etag}'},
         {"HTTP_IF_NONE_MATCH": "*"},
-        {"HTTP_IF_MODIFIED_SINCE": modified},
+        *([{"HTTP_IF_MODIFIED_SINCE": modified}] if modified else []),
     ):
         again = Client().get(url, **headers)
         assert again.status_code == 304, (url, headers)
@@ -130,7 +136,8 @@ def test_cookieless_revalidation_answers_304(threaded, which):
         assert again["ETag"] == etag
     assert Client().get(url, HTTP_IF_NONE_MATCH='"other"').status_code == 200
     # If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
-    assert Client().get(url, HTTP_IF_NONE_MATCH='"other"', HTTP_IF_MODIFIED_SINCE=modified).status_code == 200
+    if modified:
+        assert Client().get(url, HTTP_IF_NONE_MATCH='"other"', HTTP_IF_MODIFIED_SINCE=modified).status_code == 200
 
 
 def test_the_form_of_a_page_kept_by_the_browser_still_posts(post, open_site):
@@ -269,7 +276,7 @@ def test_a_held_reply_shows_to_its_author_only_on_a_private_page(post, settings)
     assert own["Cache-Control"] == "private, no-cache"
     stranger = Client().get(url)
     assert b"Waiting words" not in stranger.content
-    assert stranger["Cache-Control"] == PUBLIC
+    assert stranger["Cache-Control"] == PUBLIC_CACHE_CONTROL
 
 
 def test_remembered_details_are_personal(post, open_site):
@@ -307,7 +314,7 @@ def test_query_strings_bypass_the_store_but_stay_public(post, django_assert_max_
     with django_assert_max_num_queries(10) as queries:
         response = Client().get(url + "?replytocom=1")
     assert len(queries) > 0
-    assert response["Cache-Control"] == PUBLIC
+    assert response["Cache-Control"] == PUBLIC_CACHE_CONTROL
 
 
 # --- Cross-origin protection of the reply form ---------------------------------------------------------------
@@ -458,6 +465,22 @@ def test_invalidation_takes_the_files_away_from_nginx_at_once(post, open_site):
     while old.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not old.exists()  # and the old version's files are gone
+
+
+def test_feeds_become_files_nginx_serves_with_their_type(post):
+    Client().get("/feed/")
+    Client().get("/feed/atom/")
+    base = Path(pagecache.versions.directory, pagecache.current_version(), "http", "testserver")
+    assert (base / "feed" / "index.rss").read_bytes() == Client().get("/feed/").content
+    assert (base / "feed" / "atom" / "index.atom").exists()
+
+
+def test_a_page_with_a_header_nginx_would_not_send_is_no_file(post):
+    response = Client().get("/sitemap.xml")
+    assert response.has_header("X-Robots-Tag")  # Django's sitemap view sends it
+    assert not Path(pagecache.versions.directory, pagecache.current_version(), "http", "testserver",
+                    "sitemap.xml").exists()  # fmt: skip
+    assert Client().get("/sitemap.xml", HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304  # still stored
 
 
 def test_personal_and_error_pages_never_become_files(post, settings):

@@ -87,7 +87,7 @@ def test_lastmod_is_the_latest_public_change_as_the_page_says_it(post, settings)
     settings.ARCHIVE_COMMENT_MODERATION = "open"
     settings.ARCHIVE_PAGE_CACHE = False
     earlier = timezone.now() - timedelta(days=3)
-    Post.objects.update(imported_at=earlier)
+    Post.objects.update(imported_at=earlier, updated_at=earlier)
     client = Client()
 
     def lastmod() -> str:
