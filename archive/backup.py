@@ -203,23 +203,36 @@ def restore_sqlite(path: Path, using: str) -> tuple[int, int]:
             "restore it into an SQLite site, then move it with `archive_backup --format json`"
         )
     source_uri = f"{path.resolve().as_uri()}?mode=ro"
-    with contextlib.closing(sqlite3.connect(source_uri, uri=True)) as source:
-        verdict = source.execute("PRAGMA integrity_check").fetchall()
-        if verdict != [("ok",)]:
-            raise BackupError(f"{path} failed its integrity check: {verdict[:5]}")
-        tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not {Post._meta.db_table, Comment._meta.db_table} <= tables:
-            raise BackupError(f"{path} is an SQLite database, but not one of this archive")
-        connection.ensure_connection()
-        if connection.in_atomic_block:
-            raise BackupError("cannot restore inside a transaction")
-        source.backup(connection.connection)  # one step: other connections see the old or the new, whole
+    try:
+        with contextlib.closing(sqlite3.connect(source_uri, uri=True)) as source:
+            check_whole(source, path)
+            tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {Post._meta.db_table, Comment._meta.db_table} <= tables:
+                raise BackupError(f"{path} is an SQLite database, but not one of this archive")
+            connection.ensure_connection()
+            if connection.in_atomic_block:
+                raise BackupError("cannot restore inside a transaction")
+            source.backup(connection.connection)  # one step: other connections see the old or the new, whole
+    except sqlite3.Error as exc:  # cut short or damaged where SQLite itself notices; the copy is one step
+        raise BackupError(f"{path} is not a whole SQLite database ({exc})") from exc
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA integrity_check")
         verdict = cursor.fetchall()
         if verdict != [("ok",)]:
             raise BackupError(f"the restored database failed its integrity check: {verdict[:5]}")
         return counts(cursor)
+
+
+def check_whole(source: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file cut short (SQLite reads missing bytes at the end as zeros, so its integrity check may
+    pass one that lost its last page's tail) or damaged."""
+    expected = source.execute("PRAGMA page_size").fetchone()[0] * source.execute("PRAGMA page_count").fetchone()[0]
+    size = path.stat().st_size
+    if size != expected:
+        raise BackupError(f"{path} is cut short: {size} bytes of the {expected} its header names")
+    verdict = source.execute("PRAGMA integrity_check").fetchall()
+    if verdict != [("ok",)]:
+        raise BackupError(f"{path} failed its integrity check: {verdict[:5]}")
 
 
 def restore_json(path: Path, using: str) -> tuple[int, int]:

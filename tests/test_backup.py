@@ -75,6 +75,17 @@ def target() -> Iterator[Server]:
         yield running
 
 
+@pytest.fixture
+def site() -> Iterator[Server]:
+    """A database as `make run` leaves it (migrated, the seed imported), no server: for manage.py alone."""
+    server = Server(workers=1, env=SERVER_ENV)
+    try:
+        server.prepare()
+        yield server
+    finally:
+        server.close()
+
+
 def fill(server: Server) -> None:
     """Responses of every kind and state the archive keeps, through the real form and endpoint."""
     post_id, slug = server.first_post()
@@ -196,3 +207,20 @@ def test_restore_refuses_a_file_that_is_not_a_backup(target: Server, kind: str) 
     assert refused.returncode != 0 and "nothing changed" in refused.stderr, refused.stderr
     assert "Traceback" not in refused.stderr
     assert (table(target, Post), table(target, Comment)) == before
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="the SQLite file format needs an SQLite site")
+@pytest.mark.parametrize("keep", [100, 4096, 0.5, -1])
+def test_restore_refuses_a_truncated_sqlite_backup(site: Server, keep: float) -> None:
+    """A backup cut short (a full disk, a copy broken off) is refused in one line; nothing changes."""
+    path = site.tmp / "backup.sqlite3"
+    site.manage("archive_backup", str(path))
+    whole = path.read_bytes()
+    size = int(len(whole) * keep) if isinstance(keep, float) else keep % len(whole)
+    path.write_bytes(whole[:size])
+    before = table(site, Post), table(site, Comment)
+    refused = site.manage("archive_restore", str(path), check=False)
+    assert refused.returncode != 0
+    assert "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "nothing changed" in refused.stderr, refused.stderr
+    assert (table(site, Post), table(site, Comment)) == before
