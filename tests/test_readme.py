@@ -36,3 +36,14 @@ def test_readme_states_the_size_limits_the_code_applies(name: str) -> None:
     written = KILOBYTES.fullmatch(documented_defaults()[name])
     assert written, f"README gives {name} no default in KB"
     assert int(written.group(1)) * 1024 == getattr(settings, name), f"README's default of {name} is not the code's"
+
+
+SETTINGS = Path(settings.BASE_DIR) / "archive" / "settings.py"
+READ_FROM_ENVIRONMENT = re.compile(r"""(?:\benv_\w+|os\.environ\.get)\(\s*["']([A-Z][A-Z0-9_]*)["']""")
+
+
+def test_every_variable_the_settings_read_is_in_the_readme() -> None:
+    names = set(READ_FROM_ENVIRONMENT.findall(SETTINGS.read_text(encoding="utf-8")))
+    assert len(names) > 20, "the pattern no longer finds the settings' variables"
+    documented = set(NAME.findall(README.read_text(encoding="utf-8")))
+    assert sorted(names - documented) == [], "variables archive/settings.py reads that README.md does not name"
