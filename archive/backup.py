@@ -118,7 +118,7 @@ class Serializer(django_json.Serializer):
         self.json_kwargs["cls"] = Encoder
 
 
-Deserializer = django_json.Deserializer  # the output is plain Django JSON: `loaddata` reads it as it is
+Deserializer = django_json.Deserializer  # the fixture in the envelope is plain Django JSON, as `loaddata` reads it
 
 
 def register_format() -> None:

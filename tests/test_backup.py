@@ -276,11 +276,11 @@ def restore_with(site: Server, path: Path, stdin: int) -> subprocess.CompletedPr
     )  # fmt: skip
 
 
-def answered(site: Server, path: Path, answer: bytes) -> subprocess.CompletedProcess:
-    """The restore run on a terminal (a pseudo-terminal) where the operator types `answer`."""
+def answered(site: Server, path: Path, typed: bytes) -> subprocess.CompletedProcess:
+    """The restore run on a terminal (a pseudo-terminal) where the operator types `typed`."""
     operator, terminal = pty.openpty()
     try:
-        os.write(operator, answer + b"\n")
+        os.write(operator, typed)
         return restore_with(site, path, terminal)
     finally:
         os.close(operator)
@@ -299,12 +299,14 @@ def test_restore_says_what_it_replaces_and_asks_first(site: Server, fmt: str) ->
     assert question in unasked.stdout, unasked.stdout
     assert table(site, Post) == {}
 
-    declined = answered(site, path, b"n")
-    assert declined.returncode != 0 and "cancelled, nothing changed" in declined.stderr, declined.stderr
-    assert question in declined.stdout and "[y/N]" in declined.stdout
-    assert table(site, Post) == {}
+    for typed in (b"n\n", b"\n", b"\x04"):  # no, just Enter, Ctrl-D
+        declined = answered(site, path, typed)
+        assert declined.returncode != 0 and "cancelled, nothing changed" in declined.stderr, (typed, declined.stderr)
+        assert question in declined.stdout and "[y/N]" in declined.stdout
+        assert "Traceback" not in declined.stderr
+        assert table(site, Post) == {}
 
-    accepted = answered(site, path, b"y")
+    accepted = answered(site, path, b"y\n")
     assert accepted.returncode == 0, accepted.stderr
     assert "Restored 1 post(s)" in accepted.stdout
     assert len(table(site, Post)) == 1

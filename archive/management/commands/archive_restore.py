@@ -50,5 +50,9 @@ class Command(BaseCommand):
         if not sys.stdin.isatty():
             raise CommandError("restore refused, nothing changed: no terminal to ask on; run it with --yes to replace")
         self.stdout.flush()
-        if input("Replace them? [y/N] ").strip().lower() not in {"y", "yes"}:
+        try:
+            answer = input("Replace them? [y/N] ")
+        except (EOFError, KeyboardInterrupt):  # Ctrl-D, Ctrl-C: no
+            answer = ""
+        if answer.strip().lower() not in {"y", "yes"}:
             raise CommandError("restore cancelled, nothing changed")
