@@ -8,7 +8,9 @@ command -v java >/dev/null || need+=(default-jre-headless)
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || need+=(nginx-light)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
-fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+# Not `fc-list | grep -q`: grep stops at the first match, a long font list then dies of SIGPIPE, and
+# pipefail would report the font missing. A process substitution's exit status counts for nothing.
+grep -qi dejavu <(fc-list 2>/dev/null) || need+=(fonts-dejavu-core)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   echo "Installing Debian packages: ${need[*]}"

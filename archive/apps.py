@@ -7,4 +7,9 @@ class ArchiveConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
         from . import signals  # noqa: F401 (connects the receivers)
+        from .sqlitefiles import make_private
+
+        connection_created.connect(make_private, dispatch_uid="archive.sqlitefiles")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Collection
+
 from django.db import models
 from django.db.models import Count, Q
 from django.urls import reverse
@@ -71,15 +74,26 @@ class Post(models.Model):
         return seeds.split_blocks(self.body)
 
 
+def new_pending_token() -> str:
+    """22 URL-safe characters (128 random bits): what names a held reply to its author."""
+    return secrets.token_urlsafe(16)
+
+
+def visible(pending_tokens: Collection[str]) -> Q:
+    """Public responses plus the held replies whose tokens the reader holds (from their signed cookie).
+    Tokens, not ids: ids come round again after a restore rolls them back, so an old cookie naming an id
+    could show its bearer someone else's held reply; a random token names one reply only, ever."""
+    tokens = [token for token in pending_tokens if token]  # "" is every reply held before tokens existed
+    public = Q(status=Comment.Status.APPROVED)
+    return public | Q(status=Comment.Status.PENDING, pending_token__in=tokens) if tokens else public
+
+
 class CommentQuerySet(models.QuerySet):
     def public(self) -> CommentQuerySet:
         return self.filter(status=Comment.Status.APPROVED)
 
-    def visible_to(self, pending_ids: frozenset[int] | set[int]) -> CommentQuerySet:
-        """Public responses plus the reader's own held replies (known from their signed cookie)."""
-        if not pending_ids:
-            return self.public()
-        return self.filter(Q(status=Comment.Status.APPROVED) | Q(status=Comment.Status.PENDING, pk__in=pending_ids))
+    def visible_to(self, pending_tokens: Collection[str]) -> CommentQuerySet:
+        return self.filter(visible(pending_tokens))
 
 
 class Comment(models.Model):
@@ -119,6 +133,13 @@ class Comment(models.Model):
     user_agent = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     modified_at = models.DateTimeField(auto_now=True)
+    pending_token = models.CharField(
+        max_length=43,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="Random, set when the response is held: its author's cookie names it by this, not by id.",
+    )
     dedupe_key = models.CharField(
         max_length=64,
         editable=False,
@@ -135,7 +156,10 @@ class Comment(models.Model):
                 fields=["post", "dedupe_key"],
                 condition=~Q(status="trash"),
                 name="comment_unique_outside_trash",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["pending_token"], condition=~Q(pending_token=""), name="comment_unique_pending_token"
+            ),
         ]
 
     def __str__(self) -> str:

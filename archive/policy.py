@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import markup
-from .models import Comment, Post
+from .models import Comment, Post, new_pending_token
 
 DUPLICATE_MESSAGE = "Duplicate comment detected; it looks as though you’ve already said that!"
 DUPLICATE_PING_MESSAGE = "There is already a ping from that URL for this post."
@@ -186,12 +186,14 @@ def accept(candidate: Candidate) -> Comment:
         with transaction.atomic():
             check_duplicate(candidate, key)
             check_flood(candidate)  # spam too: a bot filling the trap must not store as fast as it likes
+            status = moderation_status(candidate, content_html)
             return Comment.objects.create(
                 post=candidate.post,
                 parent=parent,
                 thread_id=(parent.thread_id or parent.pk) if parent else None,
                 kind=candidate.kind,
-                status=moderation_status(candidate, content_html),
+                status=status,
+                pending_token=new_pending_token() if status == Comment.Status.PENDING else "",
                 author=candidate.author,
                 author_email=candidate.email,
                 author_url=candidate.url,

@@ -1,11 +1,15 @@
 """What the server remembers about one reader, in signed cookies only: the replies they are waiting on
 (so they see them while held) and, if they asked, their name, email and website for the form.
 
+A held reply is named by its random `pending_token`, never by its id: ids are reused after a restore
+rolls them back, and a cookie naming an id would then show its bearer someone else's held reply.
+
 A reader carrying either cookie gets a personal page, never one from the shared page cache.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 from typing import Any
 
@@ -21,6 +25,7 @@ PENDING_COOKIE = PERSONAL_PREFIX + "pending"
 REMEMBER_COOKIE = PERSONAL_PREFIX + "details"
 PERSONAL_COOKIES = (PENDING_COOKIE, REMEMBER_COOKIE)
 MAX_PENDING = 20
+TOKEN = re.compile(r"[A-Za-z0-9_-]{22,43}")  # models.new_pending_token()
 
 
 def _read(request: HttpRequest, name: str, max_age: int) -> Any:
@@ -44,16 +49,22 @@ def is_personal(cookie_names: Container[str]) -> bool:
     return any(name in cookie_names for name in PERSONAL_COOKIES)
 
 
-def pending_ids(request: HttpRequest) -> frozenset[int]:
+def _pending(request: HttpRequest) -> list[str]:
+    """The tokens of the reader's held replies, oldest first (a cookie of ids, from before, names none)."""
     value = _read(request, PENDING_COOKIE, settings.ARCHIVE_PENDING_VISIBLE_SECONDS)
     if not isinstance(value, list):
-        return frozenset()
-    return frozenset(item for item in value if isinstance(item, int))
+        return []
+    return [item for item in value if isinstance(item, str) and TOKEN.fullmatch(item)]
 
 
-def add_pending(request: HttpRequest, response: HttpResponse, comment_id: int) -> None:
-    ids = sorted(pending_ids(request) | {comment_id})[-MAX_PENDING:]
-    _write(response, PENDING_COOKIE, ids, settings.ARCHIVE_PENDING_VISIBLE_SECONDS)
+def pending_tokens(request: HttpRequest) -> frozenset[str]:
+    return frozenset(_pending(request))
+
+
+def add_pending(request: HttpRequest, response: HttpResponse, token: str) -> None:
+    """Remember one more held reply; the newest MAX_PENDING are kept."""
+    tokens = [*(held for held in _pending(request) if held != token), token][-MAX_PENDING:]
+    _write(response, PENDING_COOKIE, tokens, settings.ARCHIVE_PENDING_VISIBLE_SECONDS)
 
 
 def remembered(request: HttpRequest) -> dict[str, str]:

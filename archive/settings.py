@@ -216,7 +216,8 @@ ARCHIVE_COMMENTS_PER_PAGE = env_int("ARCHIVE_COMMENTS_PER_PAGE", 50)
 ARCHIVE_PENDING_VISIBLE_SECONDS = env_int("ARCHIVE_PENDING_VISIBLE_SECONDS", 7 * 24 * 3600)
 ARCHIVE_REMEMBER_SECONDS = env_int("ARCHIVE_REMEMBER_SECONDS", 365 * 24 * 3600)
 ARCHIVE_KEEP_IP_DAYS = env_int("ARCHIVE_KEEP_IP_DAYS", 30)
-# Admin login: this many failed attempts per client IP, and per username, within the window → 429.
+# Admin login: this many failed attempts for one username from one client IP (4× as many from one IP over
+# any usernames) within the window → 429. See archive/loginlimit.py.
 ARCHIVE_LOGIN_MAX_FAILURES = env_int("ARCHIVE_LOGIN_MAX_FAILURES", 5)
 ARCHIVE_LOGIN_WINDOW_SECONDS = env_int("ARCHIVE_LOGIN_WINDOW_SECONDS", 15 * 60)
 

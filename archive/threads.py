@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
-from .models import Comment, Post
+from .models import Comment, Post, visible
 
 
 @dataclass
@@ -49,37 +49,34 @@ def per_page() -> int:
     return max(1, settings.ARCHIVE_COMMENTS_PER_PAGE)
 
 
-def summary(post: Post, pending_ids: frozenset[int]) -> dict:
+def summary(post: Post, pending_tokens: frozenset[str]) -> dict:
     """Counts for the heading and the pager, in one query.
 
     The heading counts what every reader sees: approved responses whose thread root is approved too. A
     reply below a root taken away (spam, trash, held) is not shown, as its thread is paged by that root;
     we do not re-hang such replies at the top level (WordPress's walker does so for orphans) because they
     answer a text the reader can no longer read, and a reply promoted to a thread would move pages about."""
-    visible = Q(status=Comment.Status.APPROVED)
-    if pending_ids:
-        visible |= Q(status=Comment.Status.PENDING, pk__in=pending_ids)
     in_public_thread = Q(parent=None) | Q(thread__status=Comment.Status.APPROVED)
     return Comment.objects.filter(post=post).aggregate(
         public=Count("pk", filter=Q(status=Comment.Status.APPROVED) & in_public_thread),
-        top=Count("pk", filter=visible & Q(parent=None)),
+        top=Count("pk", filter=visible(pending_tokens) & Q(parent=None)),
     )
 
 
-def thread_page(post: Post, number: int | None, pending_ids: frozenset[int] = frozenset()) -> ThreadPage:
+def thread_page(post: Post, number: int | None, pending_tokens: frozenset[str] = frozenset()) -> ThreadPage:
     """Page `number` of the threads (1 = oldest); None means the newest page, WordPress's default.
 
     Raises ValueError for a page that does not exist.
     """
-    counts = summary(post, pending_ids)
+    counts = summary(post, pending_tokens)
     num_pages = max(1, -(-counts["top"] // per_page()))
     if number is None:
         number = num_pages
     if not 1 <= number <= num_pages:
         raise ValueError(f"no comment page {number}")
-    visible = Comment.objects.filter(post=post).visible_to(pending_ids)
-    roots = page_roots(visible.filter(parent=None), counts["top"], number)
-    below = list(visible.filter(thread__in=roots).order_by("created_at", "id")) if roots else []
+    shown = Comment.objects.filter(post=post).visible_to(pending_tokens)
+    roots = page_roots(shown.filter(parent=None), counts["top"], number)
+    below = list(shown.filter(thread__in=roots).order_by("created_at", "id")) if roots else []
     return ThreadPage(
         nodes=build_tree(roots, below),
         number=number,
@@ -126,11 +123,12 @@ def build_tree(roots: list[Comment], below: list[Comment]) -> list[Node]:
     return top
 
 
-def page_of(comment: Comment, pending_ids: frozenset[int] = frozenset()) -> int | None:
+def page_of(comment: Comment, pending_tokens: frozenset[str] = frozenset()) -> int | None:
     """The comment page holding `comment`, or None when that is the newest page (the permalink itself)."""
     root = comment.thread or comment
-    visible = Comment.objects.filter(post_id=comment.post_id, parent=None).visible_to(pending_ids | {root.pk})
-    before = visible.filter(Q(created_at__lt=root.created_at) | Q(created_at=root.created_at, id__lt=root.pk))
+    top_level = Comment.objects.filter(post_id=comment.post_id, parent=None)
+    shown = top_level.visible_to(pending_tokens) | top_level.filter(pk=root.pk)
+    before = shown.filter(Q(created_at__lt=root.created_at) | Q(created_at=root.created_at, id__lt=root.pk))
     number = before.count() // per_page() + 1
-    total = visible.count()
+    total = shown.count()
     return None if number >= -(-total // per_page()) else number

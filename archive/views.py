@@ -69,7 +69,7 @@ def post_page(
 ) -> HttpResponse:
     """The article with its responses and the reply form; also the answer to a refused reply, so the
     reader's text is always still in the form."""
-    pending = readers.pending_ids(request)
+    pending = readers.pending_tokens(request)
     try:
         thread_page = threads.thread_page(post, page, pending)
     except ValueError:
@@ -162,11 +162,11 @@ def reply(request: HttpRequest) -> HttpResponse:
         comment = policy.accept(candidate)
     except policy.Rejected as refusal:
         return post_page(request, post, form=form, status=refusal.status, notice=refusal.message)
-    pending = readers.pending_ids(request) | ({comment.pk} if comment.status == Comment.Status.PENDING else set())
+    pending = readers.pending_tokens(request) | {comment.pending_token}  # "" (not held) names nothing
     location = page_url(post, threads.page_of(comment, pending)) + f"#comment-{comment.pk}"
     response = HttpResponseRedirect(location)
     if comment.status == Comment.Status.PENDING:
-        readers.add_pending(request, response, comment.pk)
+        readers.add_pending(request, response, comment.pending_token)
     if form.remember:
         readers.remember(response, candidate.author, candidate.email, candidate.url)
     else:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import pty
 import re
 import secrets
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from django.conf import settings
 
 from archive.models import Comment, Post
 
-from .server import Client, ReplyLoad, Server, reply_fields, trackback_ok, uses_postgres
+from .server import REPO, Client, ReplyLoad, Server, reply_fields, trackback_ok, uses_postgres
 
 pytestmark = pytest.mark.server
 
@@ -75,6 +78,17 @@ def target() -> Iterator[Server]:
         yield running
 
 
+@pytest.fixture
+def site() -> Iterator[Server]:
+    """A database as `make run` leaves it (migrated, the seed imported), no server: for manage.py alone."""
+    server = Server(workers=1, env=SERVER_ENV)
+    try:
+        server.prepare()
+        yield server
+    finally:
+        server.close()
+
+
 def fill(server: Server) -> None:
     """Responses of every kind and state the archive keeps, through the real form and endpoint."""
     post_id, slug = server.first_post()
@@ -111,7 +125,7 @@ def test_restore_into_a_fresh_database_gives_back_everything(source: Server, tar
     post_id, slug = target.first_post()
     reader = Client(target.url)
     assert "No Responses yet" in reader.get(f"/{slug}/").text  # now in the target's page cache
-    restored = target.manage("archive_restore", str(path), check=False)
+    restored = target.manage("archive_restore", str(path), "--yes", check=False)
     assert restored.returncode == 0, restored.stderr
 
     posts = table(source, Post)
@@ -158,7 +172,7 @@ def test_backup_while_the_server_takes_posts(source: Server, target: Server) -> 
     assert {pk for pk in load.acknowledged.values()} <= live.keys()
 
     for path, before, _ in taken:
-        restored = target.manage("archive_restore", str(path), check=False)
+        restored = target.manage("archive_restore", str(path), "--yes", check=False)
         assert restored.returncode == 0, restored.stderr
         copy = table(target, Comment)
         missing = set(before.values()) - copy.keys()
@@ -192,7 +206,107 @@ def test_restore_refuses_a_file_that_is_not_a_backup(target: Server, kind: str) 
         with contextlib.closing(sqlite3.connect(junk)) as other:
             other.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
             other.commit()
-    refused = target.manage("archive_restore", str(junk), check=False)
+    refused = target.manage("archive_restore", str(junk), "--yes", check=False)
     assert refused.returncode != 0 and "nothing changed" in refused.stderr, refused.stderr
     assert "Traceback" not in refused.stderr
     assert (table(target, Post), table(target, Comment)) == before
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="the SQLite file format needs an SQLite site")
+@pytest.mark.parametrize("keep", [100, 4096, 0.5, -1])
+def test_restore_refuses_a_truncated_sqlite_backup(site: Server, keep: float) -> None:
+    """A backup cut short (a full disk, a copy broken off) is refused in one line; nothing changes."""
+    path = site.tmp / "backup.sqlite3"
+    site.manage("archive_backup", str(path))
+    whole = path.read_bytes()
+    size = int(len(whole) * keep) if isinstance(keep, float) else keep % len(whole)
+    path.write_bytes(whole[:size])
+    before = table(site, Post), table(site, Comment)
+    refused = site.manage("archive_restore", str(path), "--yes", check=False)
+    assert refused.returncode != 0
+    assert "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "nothing changed" in refused.stderr, refused.stderr
+    assert (table(site, Post), table(site, Comment)) == before
+
+
+NOT_A_BACKUP = "not a backup written by archive_backup"
+
+
+@pytest.mark.parametrize("kind", ["empty list", "seed fixture", "dumpdata fixture", "no manifest"])
+def test_restore_refuses_json_that_archive_backup_did_not_write(site: Server, kind: str) -> None:
+    """Valid JSON, even a fixture of this very archive, is not a backup: restoring it would replace every
+    post and response by what it holds (nothing, or only a post)."""
+    before = table(site, Post), table(site, Comment)
+    assert before[0], "the seed post is there to be wiped"
+    path = site.tmp / "not-a-backup.json"
+    if kind == "empty list":
+        path.write_text("[]")
+    elif kind == "seed fixture":
+        path.write_bytes((REPO / "fixtures" / "seed_post.json").read_bytes())
+    elif kind == "dumpdata fixture":
+        path.write_text(site.manage("dumpdata", "archive", "auth.user").stdout)
+    else:
+        path.write_text('{"objects": []}')
+    refused = site.manage("archive_restore", str(path), "--yes", check=False)
+    assert refused.returncode != 0 and NOT_A_BACKUP in refused.stderr and "nothing changed" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert (table(site, Post), table(site, Comment)) == before
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="the SQLite file format needs an SQLite site")
+def test_restore_refuses_an_sqlite_database_that_archive_backup_did_not_write(site: Server) -> None:
+    """A copy of some archive's live database file (no manifest) is refused like any other file."""
+    path = site.tmp / "copy.sqlite3"
+    with (
+        contextlib.closing(sqlite3.connect(site.sqlite_path)) as live,
+        contextlib.closing(sqlite3.connect(path)) as copy,
+    ):
+        live.backup(copy)
+    site.query("DELETE FROM archive_post")
+    refused = site.manage("archive_restore", str(path), "--yes", check=False)
+    assert refused.returncode != 0 and NOT_A_BACKUP in refused.stderr, refused.stderr
+    assert table(site, Post) == {}
+
+
+def restore_with(site: Server, path: Path, stdin: int) -> subprocess.CompletedProcess:
+    """`archive_restore PATH` without --yes, its standard input `stdin` (a file descriptor)."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "archive_restore", str(path)],
+        cwd=REPO, env=site.server_env(), stdin=stdin, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def answered(site: Server, path: Path, typed: bytes) -> subprocess.CompletedProcess:
+    """The restore run on a terminal (a pseudo-terminal) where the operator types `typed`."""
+    operator, terminal = pty.openpty()
+    try:
+        os.write(operator, typed)
+        return restore_with(site, path, terminal)
+    finally:
+        os.close(operator)
+        os.close(terminal)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_restore_says_what_it_replaces_and_asks_first(site: Server, fmt: str) -> None:
+    path = site.tmp / f"backup.{fmt}"
+    site.manage("archive_backup", str(path), "--format", fmt)
+    site.query("DELETE FROM archive_post")
+    question = "This replaces the 0 post(s) and 0 response(s) in the database now\nwith the backup's 1 post(s) and 0"
+
+    unasked = restore_with(site, path, subprocess.DEVNULL)  # cron, a script: nobody to ask
+    assert unasked.returncode != 0 and "--yes" in unasked.stderr and "nothing changed" in unasked.stderr
+    assert question in unasked.stdout, unasked.stdout
+    assert table(site, Post) == {}
+
+    for typed in (b"n\n", b"\n", b"\x04"):  # no, just Enter, Ctrl-D
+        declined = answered(site, path, typed)
+        assert declined.returncode != 0 and "cancelled, nothing changed" in declined.stderr, (typed, declined.stderr)
+        assert question in declined.stdout and "[y/N]" in declined.stdout
+        assert "Traceback" not in declined.stderr
+        assert table(site, Post) == {}
+
+    accepted = answered(site, path, b"y\n")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "Restored 1 post(s)" in accepted.stdout
+    assert len(table(site, Post)) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import signing
+from django.db import connection
 from django.test import Client
 
 from archive import readers
@@ -286,6 +287,43 @@ def test_forged_or_tampered_cookie_shows_nothing(post):
     carrier = Client()
     carrier.cookies[readers.PENDING_COOKIE] = genuine
     assert comment_item(get(carrier, post.get_absolute_url())[1], pk) is not None
+
+
+def roll_ids_back(next_id: int) -> None:
+    """What restoring an older backup does to the ids: the responses made since are gone, and the next
+    response takes the first of their ids again."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("UPDATE sqlite_sequence SET seq = %s WHERE name = 'archive_comment'", [next_id - 1])
+        else:
+            cursor.execute("SELECT setval(pg_get_serial_sequence('archive_comment', 'id'), %s, false)", [next_id])
+
+
+def test_a_cookie_from_before_a_restore_shows_no_held_reply_that_took_its_id(post):
+    old_id = redirected_id(submit(me := browser(), post, comment="Mine, held, then lost in a restore."))
+    Comment.objects.filter(pk=old_id).delete()
+    roll_ids_back(old_id)
+    theirs = redirected_id(submit(browser(), post, comment="Theirs, held.", email="them@example.com"))
+    assert theirs == old_id, "the id came round again"
+    assert status_of(theirs) == Comment.Status.PENDING
+    legacy = Client()  # a cookie of the old kind, naming the id itself, genuinely signed
+    legacy.cookies[readers.PENDING_COOKIE] = signing.dumps([old_id], salt=f"archive.{readers.PENDING_COOKIE}",
+                                                           compress=True)  # fmt: skip
+    for reader in (me, legacy):
+        page = get(reader, post.get_absolute_url())[1]
+        assert comment_item(page, theirs) is None
+
+
+def test_held_replies_are_named_by_unique_random_tokens(post):
+    author = browser()
+    first = redirected_id(submit(author, post, comment="One."))
+    second = redirected_id(submit(author, post, comment="Two."))
+    tokens = [Comment.objects.get(pk=pk).pending_token for pk in (first, second)]
+    assert all(readers.TOKEN.fullmatch(token) and len(token) >= 22 for token in tokens)
+    assert tokens[0] != tokens[1]
+    cookie = author.cookies[readers.PENDING_COOKIE].value
+    assert signing.loads(cookie, salt=f"archive.{readers.PENDING_COOKIE}") == tokens
+    assert {first, second} <= set(comment_ids(get(author, post.get_absolute_url())[1]))
 
 
 def test_a_cookie_for_one_reply_shows_no_other_held_reply(post):
