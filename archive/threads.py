@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
+from . import pagecache
 from .models import Comment, Post, visible
 
 
@@ -50,12 +52,25 @@ def per_page() -> int:
 
 
 def summary(post: Post, pending_tokens: frozenset[str]) -> dict:
-    """Counts for the heading and the pager, in one query.
+    """Counts for the heading and the pager, in one query; for a reader with no held reply of their own,
+    kept under the page-cache version, which every change to those counts moves on (readers with
+    remembered details and links with a query string are rendered for them, but count the same).
 
     The heading counts what every reader sees: approved responses whose thread root is approved too. A
     reply below a root taken away (spam, trash, held) is not shown, as its thread is paged by that root;
     we do not re-hang such replies at the top level (WordPress's walker does so for orphans) because they
     answer a text the reader can no longer read, and a reply promoted to a thread would move pages about."""
+    if pending_tokens:
+        return count(post, pending_tokens)
+    key = f"archive:thread-summary:{pagecache.current_version()}:{post.pk}"  # read before the query
+    counts = cache.get(key)
+    if counts is None:
+        counts = count(post, pending_tokens)
+        cache.set(key, counts, timeout=settings.ARCHIVE_PAGE_CACHE_SECONDS)
+    return counts
+
+
+def count(post: Post, pending_tokens: frozenset[str]) -> dict[str, int]:
     in_public_thread = Q(parent=None) | Q(thread__status=Comment.Status.APPROVED)
     return Comment.objects.filter(post=post).aggregate(
         public=Count("pk", filter=Q(status=Comment.Status.APPROVED) & in_public_thread),

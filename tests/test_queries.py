@@ -6,6 +6,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from archive import pagecache
 from archive.models import Comment
 
 
@@ -32,6 +33,8 @@ def add_threads(post, count: int) -> None:
 
 
 def queries_for(url: str) -> int:
+    """Queries of a first view after a change (the thread summary is kept per page-cache version)."""
+    pagecache.invalidate()
     with CaptureQueriesContext(connection) as captured:
         assert Client().get(url).status_code == 200
     return len(captured)
@@ -41,8 +44,18 @@ def queries_for(url: str) -> int:
 def test_article_page_queries_are_few_and_constant(post, settings, count, django_assert_max_num_queries):
     settings.ARCHIVE_COMMENTS_PER_PAGE = 50
     add_threads(post, count)
+    pagecache.invalidate()
     with django_assert_max_num_queries(5):
         Client().get(post.get_absolute_url())
+
+
+def test_the_thread_summary_is_counted_once_per_version(post):
+    """Readers the page cache cannot serve (remembered details, a query string) share the counts."""
+    add_threads(post, 10)
+    first = queries_for(post.get_absolute_url())
+    with CaptureQueriesContext(connection) as again:
+        Client().get(post.get_absolute_url() + "?x=1")
+    assert len(again) == first - 1
 
 
 def test_query_count_does_not_grow_with_responses(post, settings):
