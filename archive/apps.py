@@ -9,7 +9,7 @@ class ArchiveConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from . import signals  # noqa: F401 (connects the receivers)
+        from . import health, signals  # noqa: F401 (connect the receivers, register the deployment check)
         from .sqlitefiles import make_private
 
         connection_created.connect(make_private, dispatch_uid="archive.sqlitefiles")

@@ -134,6 +134,8 @@ ARCHIVE_PAGE_CACHE_SECONDS = env_int("ARCHIVE_PAGE_CACHE_SECONDS", 24 * 3600)
 ARCHIVE_PAGE_DIR = os.environ.get("ARCHIVE_PAGE_DIR") or str(BASE_DIR / ".cache" / "pages")
 # s-maxage on public pages, for a CDN that is purged or may lag; 0: every cache revalidates every time.
 ARCHIVE_SHARED_CACHE_SECONDS = env_int("ARCHIVE_SHARED_CACHE_SECONDS", 0)
+# How many app servers share this deployment; `check --deploy` warns when they would not share the cache.
+ARCHIVE_SERVERS = env_int("ARCHIVE_SERVERS", 1)
 
 # --- Auth, i18n, static ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

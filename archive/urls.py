@@ -13,6 +13,7 @@ archive_patterns = [
     path("comments/feed/atom/", public_page(feeds.CommentsAtomFeed()), name="comments-feed-atom"),
     path("sitemap.xml", sitemaps.sitemap_xml, name="sitemap"),
     path("robots.txt", sitemaps.robots_txt, name="robots"),
+    path("healthz", views.healthz, name="healthz"),
     path("comments/post/", views.reply, name="reply"),
     path("<slug:slug>/", views.post_detail, name="post"),
     path("<slug:slug>/comment-page-<int:page>/", views.post_detail, name="post-comments"),

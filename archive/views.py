@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import crossorigin, policy, readers, threads, trackback
+from . import crossorigin, health, policy, readers, threads, trackback
 from .clientip import client_ip
 from .forms import CONSENT_FIELD, PARENT_UNAVAILABLE, ReplyForm
 from .models import Comment, Post
@@ -207,6 +207,19 @@ def trackback_ping(request: HttpRequest, slug: str) -> HttpResponse:
     except policy.Rejected as refusal:
         return xml_answer(refusal.message)
     return xml_answer()
+
+
+@csrf_exempt
+@require_safe
+@never_cache
+def healthz(request: HttpRequest) -> HttpResponse:
+    """200 when the database and the cache answer, 503 (with what failed) when either does not."""
+    failed = health.problems()
+    response = HttpResponse("\n".join(failed or ["ok"]) + "\n", content_type="text/plain; charset=utf-8",
+                            status=503 if failed else 200)  # fmt: skip
+    if failed:
+        response["Retry-After"] = "5"
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
