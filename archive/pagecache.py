@@ -57,13 +57,16 @@ NOT_MODIFIED_HEADERS = frozenset({"etag", "last-modified", "cache-control", "var
 # Only such paths become files for nginx: no dot segments, no doubled slashes, nothing a shell would quote.
 FILE_PATH = re.compile(r"^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*/?$")
 FILE_HOST = re.compile(r"^[a-z0-9][a-z0-9.-]*(:[0-9]{1,5})?$")
-# The headers deploy/nginx/archive-server.conf sends with a page file. A page carrying any other (the
-# sitemap's X-Robots-Tag, say) is not written as a file: nginx would send it without that header.
+# The headers deploy/nginx/archive-server.conf sends with every page file, and the further sets it sends
+# with files whose name carries an infix (an article whose pings are open: its discovery headers). A page
+# carrying any other header (the sitemap's X-Robots-Tag, say) is not written as a file: nginx would send it
+# without that header.
 FILE_HEADERS = frozenset({
     "content-type", "cache-control", "content-security-policy", "x-frame-options", "x-content-type-options",
     "referrer-policy", "cross-origin-opener-policy", "strict-transport-security", "etag", "last-modified",
     "content-length",
 })  # fmt: skip
+FILE_INFIXES = {frozenset(): "", frozenset({"x-pingback", "link"}): ".pings"}
 FILE_SUFFIX = {  # the page file's name below a path ending in "/", by content type; nginx maps them back
     "text/html": "index.html",
     "application/rss+xml": "index.rss",
@@ -105,11 +108,19 @@ class LocalVersion:
             if entry.name not in (keep, "current") and entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
 
-    def page_file(self, version: str, scheme: str, host: str, path: str, content_type: str) -> Path | None:
-        """Where nginx looks for this page, or None when it should not (odd hosts or paths go to the app)."""
-        name = FILE_SUFFIX.get(content_type.split(";")[0].strip()) if path.endswith("/") else ""
-        if name is None or not FILE_PATH.match(path) or not FILE_HOST.match(host) or scheme not in ("http", "https"):
+    def page_file(self, version: str, scheme: str, host: str, path: str, page: Page) -> Path | None:
+        """Where nginx looks for this page, or None when it should not (odd hosts or paths, or headers nginx
+        would not send, go to the app)."""
+        extra = frozenset(k.lower() for k, _ in page.headers) - FILE_HEADERS
+        infix = FILE_INFIXES.get(extra)
+        name = FILE_SUFFIX.get(page.content_type) if path.endswith("/") else ""
+        if infix is None or name is None or scheme not in ("http", "https"):
             return None
+        if not FILE_PATH.match(path) or not FILE_HOST.match(host) or (infix and not name):
+            return None
+        if infix:  # index.html → index.pings.html
+            stem, _, suffix = name.rpartition(".")
+            name = f"{stem}{infix}.{suffix}"
         return self.directory / version / scheme / host / (path.lstrip("/") + name)
 
 
@@ -124,7 +135,7 @@ class SharedVersion:
         cache.set(VERSION_KEY, version, timeout=None)
         return version
 
-    def page_file(self, version: str, scheme: str, host: str, path: str, content_type: str) -> None:
+    def page_file(self, version: str, scheme: str, host: str, path: str, page: Page) -> None:
         return None  # another machine's nginx could not be told of an invalidation: no files
 
 
@@ -167,6 +178,11 @@ class Page:
             headers.append(("Last-Modified", http_date(last_modified)))
         not_modified = tuple((k, v) for k, v in headers if k.lower() in NOT_MODIFIED_HEADERS)
         return cls(body, (*headers, ("Content-Length", str(len(body)))), not_modified, etag, last_modified)
+
+    @property
+    def content_type(self) -> str:
+        value = next((v for k, v in self.headers if k.lower() == "content-type"), "")
+        return value.split(";")[0].strip()
 
     def is_fresh(self, if_none_match: str, if_modified_since: str) -> bool:
         """RFC 9110 §13.1: If-None-Match (weak comparison: nginx weakens ETags it compresses) wins over
@@ -297,7 +313,7 @@ class PageCacheMiddleware:
         key = self.key(request, version)
         cache.set(shared_key(*key), page, timeout=settings.ARCHIVE_PAGE_CACHE_SECONDS)
         remember(key, page)
-        write_page_file(key, page, response.get("Content-Type", ""))
+        write_page_file(key, page)
         return page
 
     @staticmethod
@@ -313,11 +329,11 @@ class PageCacheMiddleware:
         return response
 
 
-def write_page_file(key: tuple[str, str, str, str], page: Page, content_type: str) -> None:
+def write_page_file(key: tuple[str, str, str, str], page: Page) -> None:
     """The page as a file for nginx, when it is still current: written beside, then renamed into place."""
     version, scheme, host, path = key
-    target = versions.page_file(version, scheme, host, path, content_type)
-    if target is None or versions.read() != version or any(k.lower() not in FILE_HEADERS for k, _ in page.headers):
+    target = versions.page_file(version, scheme, host, path, page)
+    if target is None or versions.read() != version:
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}")

@@ -29,7 +29,8 @@ ENV = {"ARCHIVE_COMMENT_MODERATION": "open", "ARCHIVE_COMMENT_FLOOD_SECONDS": "0
        "ARCHIVE_TRUSTED_PROXIES": "127.0.0.1/32"}  # fmt: skip
 # Headers a reader's browser acts on; nginx adds Server, Date and its own ETag, Connection, Accept-Ranges.
 COMPARED = ("content-type", "cache-control", "content-security-policy", "x-frame-options", "x-content-type-options",
-            "referrer-policy", "cross-origin-opener-policy", "last-modified", "strict-transport-security")  # fmt: skip
+            "referrer-policy", "cross-origin-opener-policy", "last-modified", "strict-transport-security", "x-pingback",
+            "link")  # fmt: skip
 
 
 def compared(headers) -> dict:
