@@ -12,7 +12,11 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Count, Max, Q, QuerySet
 
-from .models import Comment, Post
+from .models import REACTION_TYPES, Comment, Post
+
+REACTION_LABELS = {Comment.MentionType.LIKE: "Liked by", Comment.MentionType.REPOST: "Reposted by",
+                   Comment.MentionType.BOOKMARK: "Bookmarked by"}  # fmt: skip
+IN_THREADS = ~Q(mention_type__in=REACTION_TYPES)  # likes, reposts, bookmarks are listed by name instead
 
 
 @dataclass
@@ -33,6 +37,7 @@ class ThreadPage:
     num_pages: int
     public_count: int
     last_modified: datetime | None
+    reactions: list[tuple[str, list[Comment]]] = field(default_factory=list)
 
     @property
     def is_last(self) -> bool:
@@ -58,7 +63,8 @@ def summary(post: Post, pending_ids: frozenset[int]) -> dict:
         visible |= Q(status=Comment.Status.PENDING, pk__in=pending_ids)
     return Comment.objects.filter(post=post).aggregate(
         public=Count("pk", filter=Q(status=Comment.Status.APPROVED)),
-        top=Count("pk", filter=visible & Q(parent=None)),
+        top=Count("pk", filter=visible & Q(parent=None) & IN_THREADS),
+        reactions=Count("pk", filter=Q(status=Comment.Status.APPROVED) & ~IN_THREADS),
         last=Max("modified_at"),
     )
 
@@ -75,7 +81,7 @@ def thread_page(post: Post, number: int | None, pending_ids: frozenset[int] = fr
     if not 1 <= number <= num_pages:
         raise ValueError(f"no comment page {number}")
     visible = Comment.objects.filter(post=post).visible_to(pending_ids)
-    roots = page_roots(visible.filter(parent=None), counts["top"], number)
+    roots = page_roots(visible.filter(IN_THREADS, parent=None), counts["top"], number)
     below = list(visible.filter(thread__in=roots).order_by("created_at", "id")) if roots else []
     return ThreadPage(
         nodes=build_tree(roots, below),
@@ -83,7 +89,15 @@ def thread_page(post: Post, number: int | None, pending_ids: frozenset[int] = fr
         num_pages=num_pages,
         public_count=counts["public"],
         last_modified=counts["last"],
+        reactions=reactions(post) if counts["reactions"] else [],
     )
+
+
+def reactions(post: Post) -> list[tuple[str, list[Comment]]]:
+    """The post's public likes, reposts and bookmarks, grouped under their labels, oldest first."""
+    found = Comment.objects.public().filter(post=post).exclude(IN_THREADS).order_by("created_at", "id")
+    grouped = {kind: [c for c in found if c.mention_type == kind] for kind in REACTION_LABELS}
+    return [(REACTION_LABELS[kind], people) for kind, people in grouped.items() if people]
 
 
 def page_roots(top_level: QuerySet[Comment], total: int, number: int) -> list[Comment]:

@@ -18,6 +18,7 @@ from . import pagecache, policy, readers, threads, trackback
 from .clientip import client_ip
 from .forms import CONSENT_FIELD, PARENT_UNAVAILABLE, ReplyForm
 from .models import Comment, Post
+from .pings import discovery
 
 
 @csrf_exempt  # only GET/HEAD get in: anything else is 405, not a CSRF 403
@@ -92,6 +93,7 @@ def post_page(
         "require_name_email": settings.ARCHIVE_REQUIRE_NAME_EMAIL,
     }
     response = pagecache.render(request, "archive/post.html", context, status=status)
+    discovery.add_headers(response, request, post)
     if status == 429:
         response["Retry-After"] = str(settings.ARCHIVE_COMMENT_FLOOD_SECONDS)
     if status == 200:
