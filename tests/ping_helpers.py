@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -51,7 +53,7 @@ class SourceSite:
     def __init__(self, host: str = "127.0.0.1"):
         self.pages: dict[str, Page] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
-        self.active = 0
+        self.active = 0  # requests being answered whose client is still connected
         self.max_concurrent = 0
         self.lock = threading.Lock()
         site = self
@@ -94,8 +96,8 @@ class SourceSite:
             page = page(handler)
         if page.gate is not None:
             page.gate.wait(60)
-        if page.delay:
-            time.sleep(page.delay)
+        if page.delay and not self.wait_connected(handler, page.delay):
+            return  # the fetcher hung up first (its deadline): it no longer counts as a fetch under way
         try:
             handler.send_response(page.status)
             handler.send_header("Content-Type", page.content_type)
@@ -116,6 +118,17 @@ class SourceSite:
         except OSError:  # the fetcher hung up (its deadline): fine
             pass
         handler.close_connection = True
+
+    @staticmethod
+    def wait_connected(handler: BaseHTTPRequestHandler, seconds: float) -> bool:
+        """Sleep up to `seconds`; False as soon as the client closes its end of the connection."""
+        ends = time.monotonic() + seconds
+        while time.monotonic() < ends:
+            readable, _, _ = select.select([handler.connection], [], [], 0.05)
+            if readable and not handler.connection.recv(1, socket.MSG_PEEK):
+                handler.close_connection = True
+                return False
+        return True
 
     def page(self, path: str, body: bytes = b"", status: int = 200, **options) -> str:
         self.pages[path] = Page(body, status, **options)
