@@ -53,6 +53,7 @@ class SourceSite:
     def __init__(self, host: str = "127.0.0.1"):
         self.pages: dict[str, Page] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.posted: list[tuple[str, bytes]] = []  # (path with query, body) of each POST
         self.active = 0  # requests being answered whose client is still connected
         self.max_concurrent = 0
         self.lock = threading.Lock()
@@ -83,7 +84,8 @@ class SourceSite:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                self.posted = self.rfile.read(length)
+                with site.lock:
+                    site.posted.append((self.path, self.rfile.read(length)))
                 self.handle_one("POST")
 
         self.server = ThreadingHTTPServer((host, 0), Handler)

@@ -187,7 +187,8 @@ def user_agent() -> str:
     return f"wp-archive/1.0 (+{settings.ARCHIVE_SITE_NAME}; verifying a Pingback or Webmention)"
 
 
-def fetch_once(url: str, deadline: Deadline, method: str, accept: str, max_bytes: int) -> Fetched:
+def fetch_once(url: str, deadline: Deadline, method: str, accept: str, max_bytes: int,
+               data: bytes | None = None, content_type: str = "") -> Fetched:  # fmt: skip
     scheme, host, port, path = check_url(url)
     address = resolve(host, port)
     conn = None
@@ -200,7 +201,10 @@ def fetch_once(url: str, deadline: Deadline, method: str, accept: str, max_bytes
         for name, value in (("Host", host_header), ("User-Agent", user_agent()), ("Accept", accept),
                             ("Accept-Encoding", "identity"), ("Connection", "close")):  # fmt: skip
             conn.putheader(name, value)
-        conn.endheaders()
+        if data is not None:
+            conn.putheader("Content-Type", content_type)
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
         reply = conn.getresponse()
         body = b""
         if method != "HEAD":
@@ -225,14 +229,18 @@ def fetch_once(url: str, deadline: Deadline, method: str, accept: str, max_bytes
 
 
 def fetch(url: str, *, method: str = "GET", accept: str = "text/html, text/plain;q=0.9, */*;q=0.1",
-          deadline: float | None = None, max_bytes: int | None = None) -> Fetched:  # fmt: skip
-    """GET (or HEAD) `url` under the rules above, following redirects; the last answer is returned."""
+          deadline: float | None = None, max_bytes: int | None = None, data: bytes | None = None,
+          content_type: str = "application/x-www-form-urlencoded") -> Fetched:  # fmt: skip
+    """GET, HEAD or (with `data`) POST `url` under the rules above, following redirects (a POST becomes a
+    GET after 301, 302 and 303, as browsers do); the last answer is returned."""
     seconds = min(10.0, deadline if deadline is not None else settings.ARCHIVE_FETCH_DEADLINE_SECONDS)
     limit = min(1024 * 1024, max_bytes if max_bytes is not None else settings.ARCHIVE_FETCH_MAX_BYTES)
     clock = Deadline(seconds)
     seen: list[str] = []
     while True:
-        answer = fetch_once(url, clock, method, accept, limit)
+        if data is not None:
+            method = "POST"
+        answer = fetch_once(url, clock, method, accept, limit, data, content_type)
         location = answer.headers.get("Location")
         if answer.status not in REDIRECT_STATUSES or not location:
             answer.redirects = seen
@@ -241,5 +249,5 @@ def fetch(url: str, *, method: str = "GET", accept: str = "text/html, text/plain
             raise FetchRefused(f"more than {MAX_REDIRECTS} redirects")
         seen.append(url)
         url = urljoin(url, location.strip())
-        if answer.status == 303:
-            method = "GET" if method != "HEAD" else method
+        if answer.status in (301, 302, 303) and method == "POST":
+            method, data = "GET", None

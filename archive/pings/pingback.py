@@ -54,21 +54,41 @@ class Call:
     params: tuple
 
 
-def parse(body: bytes) -> Call:
-    """The method call in `body`, or Fault(-32700/-32600)."""
+def unmarshal(body: bytes) -> tuple[xmlrpc.client.Unmarshaller, tuple]:
+    """The XML-RPC document in `body`, read by defusedxml; Fault(-32700) if it is not one. A fault
+    answer raises xmlrpc.client.Fault."""
     unmarshaller = xmlrpc.client.Unmarshaller()
     parser = DefusedExpatParser(unmarshaller, forbid_dtd=True)
     try:
         parser.feed(body)
         parser.close()
         params = unmarshaller.close()
+    except xmlrpc.client.Fault:
+        raise
     except (ExpatError, DefusedXmlException, ValueError, TypeError, IndexError, KeyError,
             xmlrpc.client.ResponseError, OverflowError) as exc:  # fmt: skip
         raise Fault(PARSE_ERROR, f"parse error. not well formed ({exc.__class__.__name__})") from None
+    return unmarshaller, tuple(params)
+
+
+def parse(body: bytes) -> Call:
+    """The method call in `body`, or Fault(-32700/-32600)."""
+    try:
+        unmarshaller, params = unmarshal(body)
+    except xmlrpc.client.Fault:  # a methodResponse, not a call
+        raise Fault(INVALID_REQUEST, "server error. invalid xml-rpc. not conforming to spec.") from None
     method = unmarshaller.getmethodname()
     if not method:
         raise Fault(INVALID_REQUEST, "server error. invalid xml-rpc. not conforming to spec.")
-    return Call(method, tuple(params))
+    return Call(method, params)
+
+
+def read_answer(body: bytes) -> object:
+    """The value of a methodResponse (the sending side); xmlrpc.client.Fault for a fault answer."""
+    unmarshaller, params = unmarshal(body)
+    if unmarshaller.getmethodname() or len(params) != 1:
+        raise Fault(INVALID_REQUEST, "not an XML-RPC answer")
+    return params[0]
 
 
 def answer(value: object) -> bytes:
