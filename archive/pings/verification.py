@@ -92,16 +92,20 @@ def remove(mention: Mention, why: str) -> str:
     return f"removed #{stored.pk}: {why}"
 
 
+def fits(url: str) -> str:
+    """`url` if it is an http(s) URL that fits the author URL column (200, WordPress's limit), else ""."""
+    return url if len(url) <= 200 and url.startswith(("http://", "https://")) else ""
+
+
 def candidate(mention: Mention, post: Post, found: sources.Source) -> policy.Candidate:
     if mention.kind == Comment.Kind.PINGBACK:  # WordPress: author = the page's title, url = the page
         return policy.Candidate(
-            post=post, kind=mention.kind, author=found.title[:245], url=mention.source[:200], title=found.title,
+            post=post, kind=mention.kind, author=found.title[:245], url=fits(mention.source), title=found.title,
             content=found.excerpt, source_url=mention.source, ip_address=mention.sender_ip,
             user_agent=mention.user_agent,
         )  # fmt: skip
-    author_url = found.author_url if len(found.author_url) <= 200 and found.author_url.startswith("http") else ""
     return policy.Candidate(
-        post=post, kind=mention.kind, author=found.author_name, url=author_url, title=found.title,
+        post=post, kind=mention.kind, author=found.author_name, url=fits(found.author_url), title=found.title,
         content=found.content or found.excerpt, source_url=mention.source, mention_type=found.mention_type,
         published_at=found.published, ip_address=mention.sender_ip, user_agent=mention.user_agent,
     )  # fmt: skip

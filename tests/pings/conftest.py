@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from django_tasks_db.management.commands import db_worker
 
 from tests.ping_helpers import SourceSite
 
@@ -29,7 +30,12 @@ def site():
 
 
 @pytest.fixture
-def run_tasks(django_capture_on_commit_callbacks):
+def run_tasks(django_capture_on_commit_callbacks, monkeypatch):
+    """The worker command in this process. Its loop calls close_old_connections(), which closes a
+    connection found inside a transaction, which here is the test's own: that one call is skipped (the
+    worker-process tests in test_worker.py run it unchanged)."""
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
+
     def run() -> None:
         with django_capture_on_commit_callbacks(execute=True):
             call_command("task_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
