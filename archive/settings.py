@@ -219,7 +219,7 @@ ARCHIVE_LOGIN_WINDOW_SECONDS = env_int("ARCHIVE_LOGIN_WINDOW_SECONDS", 15 * 60)
 
 # --- Pingback, Webmention and the task queue (README: "Pingback and Webmention") ------------------------
 # The task table lives in the same database by default; see the README for RQ on Redis (django-tasks-rq).
-TASKS = {"default": {"BACKEND": os.environ.get("ARCHIVE_TASK_BACKEND", "django_tasks_db.DatabaseBackend")}}
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 ARCHIVE_FETCH_ALLOW_PRIVATE = env_bool("ARCHIVE_FETCH_ALLOW_PRIVATE", False)
 ARCHIVE_FETCH_ALLOW_NETWORKS = env_list("ARCHIVE_FETCH_ALLOW_NETWORKS", "")
 ARCHIVE_FETCH_DEADLINE_SECONDS = float(os.environ.get("ARCHIVE_FETCH_DEADLINE_SECONDS") or 10)
