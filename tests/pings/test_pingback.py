@@ -166,3 +166,34 @@ def test_per_sender_rate_limit_is_fault_49(client, target, settings):
     settings.ARCHIVE_PINGS_PER_SENDER = 1
     call(client, "pingback.ping", "http://a.example/1", target)
     assert fault_code(client, "pingback.ping", "http://a.example/2", target) == 49
+
+
+def test_a_source_that_is_not_text_never_links(client, post, site, target, run_tasks):
+    source = site.page("/image", b"\x89PNG\r\n" + target.encode(), content_type="image/png")
+    call(client, "pingback.ping", source, target)
+    run_tasks()
+    assert pingbacks(post) == []
+
+
+def test_huge_link_text_is_cut_as_wordpress_cuts_it(client, post, site, target, run_tasks):
+    entry = f'<p>Look: <a href="{target}">{"word " * 2000}</a> there.</p>'
+    source = site.page("/long", html_linking_to(target, entry=entry))
+    call(client, "pingback.ping", source, target)
+    run_tasks()
+    [ping] = pingbacks(post)
+    assert len(ping.content) < 320 and "word word" in ping.content and "…" in ping.content
+
+
+def test_script_in_the_title_is_stored_and_shown_as_text(client, post, site, target, run_tasks):
+    source = site.page("/xss", html_linking_to(target, title="<script>alert(1)</script>Hi"))
+    call(client, "pingback.ping", source, target)
+    run_tasks()
+    html = client.get(post.get_absolute_url()).content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;Hi" in html and "<script>alert(1)" not in html
+
+
+def test_plain_text_source_links_by_containing_the_url(client, post, site, target, run_tasks):
+    source = site.page("/note.txt", f"See {target} for more.".encode(), content_type="text/plain")
+    call(client, "pingback.ping", source, target)
+    run_tasks()
+    assert [p.source_url for p in pingbacks(post)] == [source]
