@@ -154,3 +154,15 @@ def test_replies_still_post_while_the_worker_is_busy(server):
         answer = Client(server.url).post_reply(f"/{slug}/", reply_fields(post_id, "Posted meanwhile"))
         assert answer.status == 302
         gate.set()
+
+
+def test_discovery_headers_on_the_production_servers_fast_path(server):
+    """GET twice (the second is answered by the WSGI fast path from the page cache) and HEAD: every answer
+    names both endpoints, absolute."""
+    _, slug = server.first_post()
+    client = Client(server.url)
+    answers = [client.get(f"/{slug}/"), client.get(f"/{slug}/"), client.request("HEAD", f"/{slug}/")]
+    for answer in answers:
+        assert answer.status == 200
+        assert answer.headers["X-Pingback"] == f"{server.url}/xmlrpc.php"
+        assert answer.headers["Link"] == f'<{server.url}/webmention/>; rel="webmention"'
