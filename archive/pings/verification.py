@@ -11,6 +11,7 @@ retry with backoff; a host already being fetched raises `HostBusy`, for the task
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from .. import policy
 from ..models import Comment, Post, SourceHostLease
 from . import fetch, sources
 
+COMMENT_FRAGMENT = re.compile(r"comment-([0-9]{1,18})")
 PING_KINDS = (Comment.Kind.PINGBACK, Comment.Kind.WEBMENTION)
 ACCEPT = "text/html, application/xhtml+xml;q=0.9, text/plain;q=0.8, application/json;q=0.5"
 
@@ -97,6 +99,15 @@ def fits(url: str) -> str:
     return url if len(url) <= 200 and url.startswith(("http://", "https://")) else ""
 
 
+def replied_to(post: Post, target: str, found: sources.Source) -> Comment | None:
+    """The public response a reply answers when its target is that response's link (P#comment-N), so
+    that it sits under it in the thread."""
+    match = COMMENT_FRAGMENT.fullmatch(urlsplit(target).fragment)
+    if found.mention_type != Comment.MentionType.REPLY or match is None:
+        return None
+    return Comment.objects.public().filter(post=post, pk=int(match.group(1))).first()
+
+
 def candidate(mention: Mention, post: Post, found: sources.Source) -> policy.Candidate:
     if mention.kind == Comment.Kind.PINGBACK:  # WordPress: author = the page's title, url = the page
         return policy.Candidate(
@@ -105,7 +116,8 @@ def candidate(mention: Mention, post: Post, found: sources.Source) -> policy.Can
             user_agent=mention.user_agent,
         )  # fmt: skip
     return policy.Candidate(
-        post=post, kind=mention.kind, author=found.author_name, url=fits(found.author_url), title=found.title,
+        post=post, kind=mention.kind, parent=replied_to(post, mention.target, found),
+        author=found.author_name, url=fits(found.author_url), title=found.title,
         content=found.content or found.excerpt, source_url=mention.source, mention_type=found.mention_type,
         published_at=found.published, ip_address=mention.sender_ip, user_agent=mention.user_agent,
     )  # fmt: skip

@@ -227,3 +227,14 @@ def test_admin_shows_and_filters_kind_and_type(client, post, site, target, run_t
     assert "Webmention" in page and "Like" in page and "Reply" in page
     change = moderator.get(f"/admin/archive/comment/{likes[0]}/change/")
     assert change.status_code == 200 and site.url("/like") in change.content.decode()
+
+
+def test_a_reply_to_a_response_sits_under_it(client, post, site, target, run_tasks):
+    first = Comment.objects.create(post=post, author="Reader", content="First!", status="approved", dedupe_key="x")
+    answer_to = f"{target}#comment-{first.pk}"
+    mention(client, site.page("/re", h_entry(answer_to, "reply", "Eve", "Answering you")), answer_to)
+    run_tasks()
+    [reply] = stored(post)
+    assert (reply.parent_id, reply.thread_id) == (first.pk, first.pk)
+    html = client.get(post.get_absolute_url()).content.decode()
+    assert html.index(f'id="comment-{first.pk}"') < html.index('<ol class="children">') < html.index("Answering you")
