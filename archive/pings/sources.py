@@ -32,6 +32,7 @@ TITLE_MAX = 250
 NAME_MAX = 245
 CONTENT_MAX = 5000
 WHITESPACE = re.compile(r"\s+")
+SPACE_BEFORE_PUNCTUATION = re.compile(r" ([.,;:!?])")
 ELLIPSIS = "…"
 
 
@@ -48,7 +49,8 @@ class Source:
 
 
 def squash(text: str, limit: int) -> str:
-    text = WHITESPACE.sub(" ", text).strip()
+    """Spaces collapsed (and none left before punctuation, where joining the text of tags put one)."""
+    text = SPACE_BEFORE_PUNCTUATION.sub(r"\1", WHITESPACE.sub(" ", text)).strip()
     return text if len(text) <= limit else text[:limit].rstrip() + ELLIPSIS
 
 

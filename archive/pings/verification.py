@@ -12,7 +12,7 @@ retry with backoff; a host already being fetched raises `HostBusy`, for the task
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -153,10 +153,10 @@ def verify(mention: Mention) -> str:
     found = sources.read(answer.body, answer.content_type, answer.charset, answer.url, mention.target)
     if not found.links:
         return remove(mention, "the source does not link to the target")
-    new = candidate(mention, post, found)
     stored = existing(mention)
-    if stored is not None:
-        return update(stored, new)
+    if stored is not None:  # a Webmention from a page that sent a Pingback updates that Pingback, as itself
+        return update(stored, candidate(replace(mention, kind=stored.kind), post, found))
+    new = candidate(mention, post, found)
     try:
         comment = policy.accept(new)
     except policy.Rejected as refusal:

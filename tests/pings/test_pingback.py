@@ -197,3 +197,16 @@ def test_plain_text_source_links_by_containing_the_url(client, post, site, targe
     call(client, "pingback.ping", source, target)
     run_tasks()
     assert [p.source_url for p in pingbacks(post)] == [source]
+
+
+def test_a_webmention_from_a_pinged_source_updates_the_pingback_as_a_pingback(client, post, site, target, run_tasks):
+    source = site.page("/both", html_linking_to(target, title="Both ways", text="Pinged"))
+    call(client, "pingback.ping", source, target)
+    run_tasks()
+    later = f'<p>Mentioned <a href="{target}">here</a>.</p>'
+    site.page("/both", html_linking_to(target, title="Both ways", entry=later))
+    client.post("/webmention/", {"source": source, "target": target})
+    run_tasks()
+    [ping] = pingbacks(post)
+    assert (ping.kind, ping.author, ping.mention_type) == ("pingback", "Both ways", "")
+    assert ping.content == "[…] Mentioned here. […]"  # no space left before the period
