@@ -9,11 +9,14 @@ after the view has capped its size. Every answer is HTTP 200 with an XML-RPC res
 0x0021 (33) for a URL that is not one of our posts, 0x0020 (32) for a post URL that names no post, 0x0031
 (49) for a post whose pings are closed (or a sender over its rate), 0x0030 (48) when this source already
 pinged it, and 0 for a source that is not an http(s) URL or is the target itself (WordPress's wording).
-Otherwise the source is queued for verification and the answer is a string saying so. Stock WordPress
+Otherwise the source is queued for verification and the answer is a string saying so; or, with
+ARCHIVE_PINGBACK_VERIFY_NOW=1, verified during the call as WordPress does, so that the sender hears 0x0010
+(16) for a source that does not exist and 0x0011 (17) for one without the link. Stock WordPress
 rewrites every fault but 48 into fault 0 with an empty message (anti-probing); the spec's codes tell a
 sender what is wrong, and nothing they reveal is secret here (which posts exist is public), so we keep
 them. WordPress fetches the source during the call; we verify it in a task, so a slow source never holds
-a web worker, and a source without the link simply never appears (no fault 17 is sent).
+a web worker (unless the operator asks for the call to wait), and a source without the link simply never
+appears.
 """
 
 from __future__ import annotations
@@ -27,13 +30,15 @@ from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
 
 from ..models import Comment, Post
-from . import targets
+from . import targets, verification
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 NO_SUCH_METHOD = -32601
 INVALID_PARAMS = -32602
 GENERIC = 0
+SOURCE_UNKNOWN = 0x0010
+SOURCE_NO_LINK = 0x0011
 TARGET_UNKNOWN = 0x0020
 TARGET_INVALID = 0x0021
 ALREADY_REGISTERED = 0x0030
@@ -103,6 +108,22 @@ def two_strings(params: tuple) -> tuple[str, str]:
     if len(params) != 2 or not all(isinstance(p, str) for p in params):
         raise Fault(INVALID_PARAMS, "server error. wrong number of method parameters: expected two strings.")
     return params[0].strip(), params[1].strip()
+
+
+def outcome_fault(outcome: verification.Outcome) -> Fault | None:
+    """The fault a verification done during the call answers with (ARCHIVE_PINGBACK_VERIFY_NOW)."""
+    if outcome.stored:
+        return None
+    if outcome.reason == verification.NO_LINK:
+        return Fault(SOURCE_NO_LINK, "The source URL does not contain a link to the target URL, and so cannot "
+                                     "be used as a source.")  # fmt: skip
+    if outcome.reason == verification.NO_SOURCE:
+        return Fault(SOURCE_UNKNOWN, f"The source URL does not exist ({outcome.message}).")
+    if outcome.reason == verification.REJECTED and outcome.status == 409:
+        return Fault(ALREADY_REGISTERED, "The pingback has already been registered.")
+    if outcome.reason == verification.NO_TARGET:
+        return Fault(TARGET_UNKNOWN, "The specified target URL does not exist.")
+    return Fault(ACCESS_DENIED, outcome.message)
 
 
 def target_post(target: str, our_host: str) -> Post:

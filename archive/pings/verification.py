@@ -29,6 +29,23 @@ PING_KINDS = (Comment.Kind.PINGBACK, Comment.Kind.WEBMENTION)
 ACCEPT = "text/html, application/xhtml+xml;q=0.9, text/plain;q=0.8, application/json;q=0.5"
 
 
+NO_TARGET, NO_SOURCE, NO_LINK, REJECTED = "no-target", "no-source", "no-link", "rejected"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What verifying did: `stored` true when the mention is now stored (new or updated); otherwise
+    `reason` says why not, and `status` is the policy's HTTP status for a rejection (403, 409, 429)."""
+
+    stored: bool
+    reason: str
+    message: str
+    status: int = 0
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class TryLater(Exception):
     """The source could not be read this time (network, 5xx, 429): worth another attempt."""
 
@@ -84,14 +101,14 @@ def existing(mention: Mention) -> Comment | None:
     )
 
 
-def remove(mention: Mention, why: str) -> str:
+def remove(mention: Mention, why: str, reason: str) -> Outcome:
     """Take a stored mention of this source out of public view, if there is one."""
     stored = existing(mention)
     if stored is None:
-        return f"not stored: {why}"
+        return Outcome(False, reason, f"not stored: {why}")
     stored.status = Comment.Status.TRASH
     stored.save(update_fields=["status", "modified_at"])
-    return f"removed #{stored.pk}: {why}"
+    return Outcome(False, reason, f"removed #{stored.pk}: {why}")
 
 
 def fits(url: str) -> str:
@@ -123,7 +140,7 @@ def candidate(mention: Mention, post: Post, found: sources.Source) -> policy.Can
     )  # fmt: skip
 
 
-def update(stored: Comment, new: policy.Candidate) -> str:
+def update(stored: Comment, new: policy.Candidate) -> Outcome:
     """A source sent again: the stored mention takes what it says now. It keeps its moderation status,
     unless the new text trips the blocklist."""
     for field in ("author", "title", "content", "mention_type", "published_at"):
@@ -132,27 +149,27 @@ def update(stored: Comment, new: policy.Candidate) -> str:
     if policy.matches_blocklist(new):
         stored.status = Comment.Status.PENDING
     stored.save()
-    return f"updated #{stored.pk}"
+    return Outcome(True, "", f"updated #{stored.pk}")
 
 
-def verify(mention: Mention) -> str:
+def verify(mention: Mention) -> Outcome:
     """Fetch, read and store one mention; returns what happened, for the task's result."""
     post = Post.objects.filter(pk=mention.post_id).first()
     if post is None:
-        return "dropped: the post is gone"
+        return Outcome(False, NO_TARGET, "dropped: the post is gone")
     try:
         answer = fetch_source(mention.source)
     except fetch.FetchRefused as exc:
-        return f"refused: {exc}"
+        return Outcome(False, NO_SOURCE, f"refused: {exc}")
     if answer.status == 410:
-        return remove(mention, "the source is gone (410)")
+        return remove(mention, "the source is gone (410)", NO_SOURCE)
     if answer.status == 429 or answer.status >= 500:
         raise TryLater(f"the source answered {answer.status}")
     if not 200 <= answer.status < 300:
-        return f"not stored: the source answered {answer.status}"
+        return Outcome(False, NO_SOURCE, f"not stored: the source answered {answer.status}")
     found = sources.read(answer.body, answer.content_type, answer.charset, answer.url, mention.target)
     if not found.links:
-        return remove(mention, "the source does not link to the target")
+        return remove(mention, "the source does not link to the target", NO_LINK)
     stored = existing(mention)
     if stored is not None:  # a Webmention from a page that sent a Pingback updates that Pingback, as itself
         return update(stored, candidate(replace(mention, kind=stored.kind), post, found))
@@ -160,5 +177,5 @@ def verify(mention: Mention) -> str:
     try:
         comment = policy.accept(new)
     except policy.Rejected as refusal:
-        return f"rejected: {refusal.message}"
-    return f"stored #{comment.pk} ({comment.status})"
+        return Outcome(False, REJECTED, f"rejected: {refusal.message}", refusal.status)
+    return Outcome(True, "", f"stored #{comment.pk} ({comment.status})")

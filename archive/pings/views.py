@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from .. import tasks
 from ..clientip import client_ip
 from ..models import Comment, Post
-from . import pingback, throttle, webmention
+from . import pingback, throttle, verification, webmention
 from .verification import Mention
 
 XML = "text/xml; charset=UTF-8"
@@ -26,10 +26,23 @@ def post_only(message: str) -> HttpResponse:
     return response
 
 
-def queue(request: HttpRequest, kind: str, source: str, target: str, post: Post) -> None:
-    mention = Mention(kind=kind, source=source, target=target, post_id=post.pk, sender_ip=client_ip(request),
-                      user_agent=request.META.get("HTTP_USER_AGENT", "")[:255])  # fmt: skip
-    tasks.queue_verification(mention)
+def mention_of(request: HttpRequest, kind: str, source: str, target: str, post: Post) -> Mention:
+    return Mention(kind=kind, source=source, target=target, post_id=post.pk, sender_ip=client_ip(request),
+                   user_agent=request.META.get("HTTP_USER_AGENT", "")[:255])  # fmt: skip
+
+
+def ping_now(mention: Mention) -> str:
+    """ARCHIVE_PINGBACK_VERIFY_NOW: verify during the call, as WordPress does, so the sender hears fault 16
+    or 17; a source that is slow to fail, or a busy host, falls back to the queue."""
+    try:
+        outcome = verification.verify(mention)
+    except (verification.TryLater, verification.HostBusy):
+        tasks.queue_verification(mention)
+        return f"Pingback from {mention.source} to {mention.target} accepted; it will be verified later."
+    fault = pingback.outcome_fault(outcome)
+    if fault is not None:
+        raise fault
+    return f"Pingback from {mention.source} to {mention.target} registered. Keep the web talking! :-)"
 
 
 @csrf_exempt  # remote blogs have no CSRF token; nothing here acts on a reader's session
@@ -41,7 +54,10 @@ def xmlrpc(request: HttpRequest) -> HttpResponse:
     def ping(source: str, target: str, post: Post) -> str:
         if not throttle.allow(client_ip(request)):
             raise pingback.Fault(pingback.ACCESS_DENIED, RATE_MESSAGE)
-        queue(request, Comment.Kind.PINGBACK, source, target, post)
+        mention = mention_of(request, Comment.Kind.PINGBACK, source, target, post)
+        if settings.ARCHIVE_PINGBACK_VERIFY_NOW:
+            return ping_now(mention)
+        tasks.queue_verification(mention)
         return f"Pingback from {source} to {target} accepted; it appears once the source is verified."
 
     body = request.body
@@ -70,6 +86,6 @@ def webmention_endpoint(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(RATE_MESSAGE + "\n", status=429, content_type=TEXT)
         response["Retry-After"] = str(settings.ARCHIVE_PINGS_WINDOW_SECONDS)
         return response
-    queue(request, Comment.Kind.WEBMENTION, source, target, post)
+    tasks.queue_verification(mention_of(request, Comment.Kind.WEBMENTION, source, target, post))
     return HttpResponse("Accepted: the source will be verified, then the mention shown.\n", status=202,
                         content_type=TEXT)  # fmt: skip

@@ -210,3 +210,35 @@ def test_a_webmention_from_a_pinged_source_updates_the_pingback_as_a_pingback(cl
     [ping] = pingbacks(post)
     assert (ping.kind, ping.author, ping.mention_type) == ("pingback", "Both ways", "")
     assert ping.content == "[…] Mentioned here. […]"  # no space left before the period
+
+
+@pytest.fixture
+def verify_now(settings):
+    settings.ARCHIVE_PINGBACK_VERIFY_NOW = True
+
+
+def test_verify_now_registers_during_the_call(client, post, site, target, verify_now):
+    source = site.page("/post", html_linking_to(target))
+    _, value = call(client, "pingback.ping", source, target)
+    assert value.endswith("registered. Keep the web talking! :-)")
+    assert [p.source_url for p in pingbacks(post)] == [source]
+    assert DBTaskResult.objects.count() == 0
+
+
+def test_verify_now_source_without_the_link_is_fault_17(client, post, site, target, verify_now):
+    source = site.page("/post", html_linking_to("http://testserver/other/"))
+    assert fault_code(client, "pingback.ping", source, target) == 17
+    assert pingbacks(post) == []
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_verify_now_missing_source_is_fault_16(client, post, site, target, verify_now, status):
+    source = site.page("/missing", b"no", status=status)
+    assert fault_code(client, "pingback.ping", source, target) == 16
+
+
+def test_verify_now_falls_back_to_the_queue_when_the_source_fails(client, post, site, target, verify_now,
+                                                                   run_tasks):  # fmt: skip
+    source = site.page("/down", b"busy", status=503)
+    _, value = call(client, "pingback.ping", source, target)
+    assert "verified later" in value and DBTaskResult.objects.count() == 1
