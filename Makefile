@@ -32,10 +32,10 @@ migrate: install
 # granian, one worker per core, one Python thread each: `make bench` measured it well ahead of gunicorn
 # on this kind of machine, and one thread per worker beat granian's default pool on uncached pages.
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+# The Procfile's web server and task worker, started and stopped together by honcho (Ctrl-C stops both).
 run: migrate
 	$(BIN)/python manage.py check
-	exec $(BIN)/granian --interface wsgi --host $(HOST) --port $(PORT) --workers $(WORKERS) \
-		--blocking-threads 1 --log-level warning archive.wsgi:application
+	HOST=$(HOST) WORKERS=$(WORKERS) exec $(BIN)/honcho start --no-colour --port $(PORT)
 
 dev: migrate
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)

@@ -76,6 +76,7 @@ class CommentAdminForm(forms.ModelForm):
             email=cleaned.get("author_email", comment.author_email),
             url=cleaned.get("author_url", comment.author_url),
             content=cleaned.get("content", comment.content),
+            source_url=comment.source_url,
         )
         self.dedupe_key = candidate.dedupe_key()
         if cleaned.get("status", comment.status) != Comment.Status.TRASH:
@@ -99,15 +100,16 @@ class PostFilter(admin.RelatedFieldListFilter):
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
     form = CommentAdminForm
-    list_display = ["display_author", "kind", "status", "post", "created_at", "excerpt", "ip_address"]
-    list_filter = ["status", "kind", ("post", PostFilter)]
+    list_display = ["display_author", "kind", "mention_type", "status", "post", "created_at", "excerpt", "ip_address"]
+    list_filter = ["status", "kind", "mention_type", ("post", PostFilter)]
     list_select_related = ["post"]
-    search_fields = ["author", "author_email", "author_url", "content", "title", "blog_name", "ip_address"]
+    search_fields = ["author", "author_email", "author_url", "content", "title", "blog_name", "source_url",
+                     "ip_address"]  # fmt: skip
     date_hierarchy = "created_at"
     # The thread's shape is the readers': parent and thread are shown, not edited (a parent of another
     # post, or the comment itself, would hide it or its replies).
-    readonly_fields = ["post", "kind", "parent", "thread", "content_html", "ip_address", "user_agent",
-                       "created_at", "modified_at"]  # fmt: skip
+    readonly_fields = ["post", "kind", "mention_type", "source_url", "published_at", "parent", "thread",
+                       "content_html", "ip_address", "user_agent", "created_at", "modified_at"]  # fmt: skip
     actions = [
         _status_action(Comment.Status.APPROVED, "Approve"),
         _status_action(Comment.Status.PENDING, "Unapprove"),

@@ -101,6 +101,16 @@ class Comment(models.Model):
         COMMENT = "comment", "Comment"
         TRACKBACK = "trackback", "Trackback"
         PINGBACK = "pingback", "Pingback"
+        WEBMENTION = "webmention", "Webmention"
+
+    class MentionType(models.TextChoices):
+        """What a Webmention's h-entry says it is (in-reply-to, like-of, repost-of, bookmark-of, or none)."""
+
+        REPLY = "reply", "Reply"
+        LIKE = "like", "Like"
+        REPOST = "repost", "Repost"
+        BOOKMARK = "bookmark", "Bookmark"
+        MENTION = "mention", "Mention"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -129,6 +139,11 @@ class Comment(models.Model):
     content_html = models.TextField(blank=True, help_text="Sanitised HTML rendered from content when saved.")
     title = models.CharField(max_length=260, blank=True, help_text="A ping's title.")
     blog_name = models.CharField(max_length=260, blank=True, help_text="A ping's blog name.")
+    source_url = models.URLField(
+        max_length=2000, blank=True, help_text="The page that links here (Pingback and Webmention), as verified."
+    )
+    mention_type = models.CharField(max_length=10, choices=MentionType.choices, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True, help_text="When the source says it was published.")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -167,6 +182,8 @@ class Comment(models.Model):
 
     @property
     def display_author(self) -> str:
+        if self.kind == self.Kind.WEBMENTION:
+            return self.author or self.title or self.source_url
         if self.kind != self.Kind.COMMENT:
             return self.blog_name or self.title or self.author_url
         return self.author or "Anonymous"
@@ -174,3 +191,22 @@ class Comment(models.Model):
     @property
     def is_public(self) -> bool:
         return self.status == self.Status.APPROVED
+
+    @property
+    def is_reaction(self) -> bool:
+        """A like, repost or bookmark: listed by name under the thread, not as a response in it."""
+        return self.mention_type in REACTION_TYPES
+
+
+REACTION_TYPES = (Comment.MentionType.LIKE, Comment.MentionType.REPOST, Comment.MentionType.BOOKMARK)
+
+
+class SourceHostLease(models.Model):
+    """One row per host being fetched from right now: the database's unique index makes taking it atomic
+    on every backend and across every worker and server, so no host gets two fetches of ours at once."""
+
+    host = models.CharField(max_length=255, unique=True)
+    expires_at = models.DateTimeField(help_text="A worker killed mid-fetch leaves its row; it lapses then.")
+
+    def __str__(self) -> str:
+        return f"{self.host} until {self.expires_at}"

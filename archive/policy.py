@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -50,6 +50,9 @@ class Candidate:
     content: str = ""
     title: str = ""
     blog_name: str = ""
+    source_url: str = ""  # Pingback and Webmention: the verified page that links here
+    mention_type: str = ""
+    published_at: datetime | None = None
     ip_address: str | None = None
     user_agent: str = ""
     is_spam: bool = False  # a trap (the honeypot) already caught it
@@ -60,10 +63,11 @@ class Candidate:
 
     def dedupe_key(self) -> str:
         """WordPress's duplicate rules: a reply repeats one with the same parent, author, email and text;
-        a ping repeats any earlier ping of the same post from the same URL. Emails compare without case, as
-        the flood and first-time rules compare them (and as MySQL's collation does for WordPress)."""
+        a ping repeats any earlier ping of the same post from the same URL (its source page, when known).
+        Emails compare without case, as the flood and first-time rules compare them (and as MySQL's
+        collation does for WordPress)."""
         if self.is_ping:
-            parts = ["ping", self.url]
+            parts = ["ping", self.source_url or self.url]
         else:
             parent = str(self.parent.pk if self.parent else 0)
             parts = ["comment", parent, self.author, self.email.lower(), self.content]
@@ -108,7 +112,7 @@ def check_flood(candidate: Candidate) -> None:
 def matches_blocklist(candidate: Candidate) -> bool:
     haystack = "\n".join(
         [candidate.author, candidate.email, candidate.url, candidate.content, candidate.title,
-         candidate.blog_name, candidate.ip_address or "", candidate.user_agent]
+         candidate.blog_name, candidate.source_url, candidate.ip_address or "", candidate.user_agent]
     ).lower()  # fmt: skip
     return any(word.lower() in haystack for word in settings.ARCHIVE_COMMENT_BLOCKLIST)
 
@@ -201,6 +205,9 @@ def accept(candidate: Candidate) -> Comment:
                 content_html=content_html,
                 title=candidate.title,
                 blog_name=candidate.blog_name,
+                source_url=candidate.source_url,
+                mention_type=candidate.mention_type,
+                published_at=candidate.published_at,
                 ip_address=candidate.ip_address,
                 user_agent=candidate.user_agent[:255],
                 dedupe_key=key,

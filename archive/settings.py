@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.sitemaps",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "archive",
 ]
 
@@ -222,6 +224,21 @@ ARCHIVE_KEEP_IP_DAYS = env_int("ARCHIVE_KEEP_IP_DAYS", 30)
 # any usernames) within the window → 429. See archive/loginlimit.py.
 ARCHIVE_LOGIN_MAX_FAILURES = env_int("ARCHIVE_LOGIN_MAX_FAILURES", 5)
 ARCHIVE_LOGIN_WINDOW_SECONDS = env_int("ARCHIVE_LOGIN_WINDOW_SECONDS", 15 * 60)
+
+# --- Pingback, Webmention and the task queue (README: "Pingback and Webmention") ------------------------
+# The task table lives in the same database by default; see the README for RQ on Redis (django-tasks-rq).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+ARCHIVE_FETCH_ALLOW_PRIVATE = env_bool("ARCHIVE_FETCH_ALLOW_PRIVATE", False)
+ARCHIVE_FETCH_ALLOW_NETWORKS = env_list("ARCHIVE_FETCH_ALLOW_NETWORKS", "")
+ARCHIVE_FETCH_DEADLINE_SECONDS = float(os.environ.get("ARCHIVE_FETCH_DEADLINE_SECONDS") or 10)
+ARCHIVE_FETCH_MAX_BYTES = env_int("ARCHIVE_FETCH_MAX_BYTES", 1024 * 1024)
+ARCHIVE_FETCH_ATTEMPTS = env_int("ARCHIVE_FETCH_ATTEMPTS", 4)
+ARCHIVE_FETCH_RETRY_SECONDS = float(os.environ.get("ARCHIVE_FETCH_RETRY_SECONDS") or 60)
+ARCHIVE_PINGS_PER_SENDER = env_int("ARCHIVE_PINGS_PER_SENDER", 30)
+ARCHIVE_PINGS_WINDOW_SECONDS = env_int("ARCHIVE_PINGS_WINDOW_SECONDS", 3600)
+ARCHIVE_TASK_LEASE_SECONDS = env_int("ARCHIVE_TASK_LEASE_SECONDS", 300)
+ARCHIVE_PINGBACK_VERIFY_NOW = env_bool("ARCHIVE_PINGBACK_VERIFY_NOW", False)
+ARCHIVE_MAX_XMLRPC_BYTES = env_int("ARCHIVE_MAX_XMLRPC_BYTES", 64 * 1024)
 
 LOGGING = {
     "version": 1,

@@ -13,7 +13,11 @@ from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
 from . import pagecache
-from .models import Comment, Post, visible
+from .models import REACTION_TYPES, Comment, Post, visible
+
+REACTION_LABELS = {Comment.MentionType.LIKE: "Liked by", Comment.MentionType.REPOST: "Reposted by",
+                   Comment.MentionType.BOOKMARK: "Bookmarked by"}  # fmt: skip
+IN_THREADS = ~Q(mention_type__in=REACTION_TYPES)  # likes, reposts, bookmarks are listed by name instead
 
 
 @dataclass
@@ -33,6 +37,7 @@ class ThreadPage:
     number: int
     num_pages: int
     public_count: int
+    reactions: list[tuple[str, list[Comment]]] = field(default_factory=list)
 
     @property
     def is_last(self) -> bool:
@@ -74,7 +79,8 @@ def count(post: Post, pending_tokens: frozenset[str]) -> dict[str, int]:
     in_public_thread = Q(parent=None) | Q(thread__status=Comment.Status.APPROVED)
     return Comment.objects.filter(post=post).aggregate(
         public=Count("pk", filter=Q(status=Comment.Status.APPROVED) & in_public_thread),
-        top=Count("pk", filter=visible(pending_tokens) & Q(parent=None)),
+        top=Count("pk", filter=visible(pending_tokens) & Q(parent=None) & IN_THREADS),
+        reactions=Count("pk", filter=Q(status=Comment.Status.APPROVED) & ~IN_THREADS),
     )
 
 
@@ -90,14 +96,22 @@ def thread_page(post: Post, number: int | None, pending_tokens: frozenset[str] =
     if not 1 <= number <= num_pages:
         raise ValueError(f"no comment page {number}")
     shown = Comment.objects.filter(post=post).visible_to(pending_tokens)
-    roots = page_roots(shown.filter(parent=None), counts["top"], number)
+    roots = page_roots(shown.filter(IN_THREADS, parent=None), counts["top"], number)
     below = list(shown.filter(thread__in=roots).order_by("created_at", "id")) if roots else []
     return ThreadPage(
         nodes=build_tree(roots, below),
         number=number,
         num_pages=num_pages,
         public_count=counts["public"],
+        reactions=reactions(post) if counts["reactions"] else [],
     )
+
+
+def reactions(post: Post) -> list[tuple[str, list[Comment]]]:
+    """The post's public likes, reposts and bookmarks, grouped under their labels, oldest first."""
+    found = Comment.objects.public().filter(post=post).exclude(IN_THREADS).order_by("created_at", "id")
+    grouped = {kind: [c for c in found if c.mention_type == kind] for kind in REACTION_LABELS}
+    return [(REACTION_LABELS[kind], people) for kind, people in grouped.items() if people]
 
 
 def page_roots(top_level: QuerySet[Comment], total: int, number: int) -> list[Comment]:

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from . import feeds, loginlimit, sitemaps, views
 from .pagecache import public_page
+from .pings import views as pings_views
 
 archive_patterns = [
     path("", views.index, name="index"),
@@ -15,6 +16,8 @@ archive_patterns = [
     path("robots.txt", sitemaps.robots_txt, name="robots"),
     path("healthz", views.healthz, name="healthz"),
     path("comments/post/", views.reply, name="reply"),
+    path("xmlrpc.php", pings_views.xmlrpc, name="pingback"),
+    path("webmention/", pings_views.webmention_endpoint, name="webmention"),
     path("<slug:slug>/", views.post_detail, name="post"),
     path("<slug:slug>/comment-page-<int:page>/", views.post_detail, name="post-comments"),
     path("<slug:slug>/original.txt", views.original, name="original"),

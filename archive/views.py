@@ -19,6 +19,7 @@ from .clientip import client_ip
 from .forms import CONSENT_FIELD, PARENT_UNAVAILABLE, ReplyForm
 from .models import Comment, Post
 from .pagecache import public_page
+from .pings import discovery
 
 CROSS_ORIGIN_MESSAGE = (
     "Your reply was not saved: it was sent from a page of another site. If you wrote it here, send it again."
@@ -100,6 +101,7 @@ def post_page(
         "refused": status >= 400,
     }
     response = render(request, "archive/post.html", context, status=status)
+    discovery.add_headers(response, request, post)
     if status == 429:
         response["Retry-After"] = str(settings.ARCHIVE_COMMENT_FLOOD_SECONDS)
     if status == 200:
