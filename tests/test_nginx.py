@@ -90,6 +90,10 @@ def test_pages_from_nginx_carry_the_apps_headers(site):
     _, from_app, _ = fetch(app.url + page, {"Host": f"127.0.0.1:{front.port}"})
     assert compared(from_nginx) == compared(from_app)
     assert from_nginx["Cache-Control"] == "public, max-age=0, must-revalidate"
+    assert from_nginx["X-Pingback"] == f"http://127.0.0.1:{front.port}/xmlrpc.php"  # discovery, from the file name
+    assert from_nginx["Link"] == f'<http://127.0.0.1:{front.port}/webmention/>; rel="webmention"'
+    index_headers = fetch(front.url + "/")[1]
+    assert index_headers.get("X-Pingback") is None  # only articles whose pings are open advertise it
     assert "Set-Cookie" not in from_nginx
 
 

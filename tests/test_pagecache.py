@@ -441,8 +441,10 @@ def test_store_keys_are_short_whatever_the_path():
 
 
 def page_file(post) -> Path:
+    """An article whose pings are open carries discovery headers, which nginx adds for `.pings.` files."""
     version = pagecache.current_version()
-    return Path(pagecache.versions.directory, version, "http", "testserver", post.slug, "index.html")
+    name = "index.pings.html" if post.pings_open else "index.html"
+    return Path(pagecache.versions.directory, version, "http", "testserver", post.slug, name)
 
 
 def test_public_pages_are_written_where_nginx_looks(post):
@@ -453,6 +455,15 @@ def test_public_pages_are_written_where_nginx_looks(post):
     index_page = Client().get("/")
     index = Path(pagecache.versions.directory, pagecache.current_version(), "http", "testserver", "index.html")
     assert index.read_bytes() == index_page.content
+
+
+def test_an_article_with_pings_closed_is_a_plain_file(post):
+    post.pings_open = False
+    post.save()
+    response = Client().get(post.get_absolute_url())
+    assert not response.has_header("X-Pingback")
+    assert page_file(post).name == "index.html"
+    assert page_file(post).read_bytes() == response.content
 
 
 def test_invalidation_takes_the_files_away_from_nginx_at_once(post, open_site):
