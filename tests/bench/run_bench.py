@@ -4,7 +4,8 @@ Scenarios, 10 s each at 16 connections (wrk -t2 -c16): (a) article page from `ma
 cache; (b) the same, cookieless If-None-Match (304); (c) article page, page cache off; (d) reply POSTs with
 unique bodies (moderation open, flood off); (e) TrackBack POSTs; (f) the same article bytes as a static
 file from nginx — the physical reference every figure is compared with, in the same run; (g) nginx with
-the shipped deploy/nginx/ config in front of the app, article. Reads use plain wrk (a Lua script costs wrk
+the shipped deploy/nginx/ config in front of the app, article; Webmentions verified per second by the task
+worker (one and two workers). Reads use plain wrk (a Lua script costs wrk
 enough CPU to cap nginx at about half its rate); writes need a script for unique bodies. Then the server
 choice (granian vs gunicorn), the render time of a post with 10,000 public comments, and `import_seeds` on
 1,000 files. Prints Markdown tables.
@@ -35,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from tests.nginx import Nginx  # noqa: E402 (needs the repository on the path)
+from tests.ping_helpers import SourceSite, Worker, html_linking_to, wait_until  # noqa: E402
+from tests.server import Client, Server  # noqa: E402
 
 LUA = Path(__file__).with_name("wrk_report.lua")
 PYTHON = sys.executable
@@ -231,6 +234,39 @@ def import_thousand(workdir: Path) -> float:
     return time.perf_counter() - start
 
 
+MENTIONS = 200
+
+
+def mentions_verified_per_second(workers: int) -> float:
+    """Webmentions queued through the production server, then verified by `workers` task workers: each
+    fetches its source (a test site on 127.0.0.1) and stores the mention. All sources are on one host, so
+    the one-fetch-per-host lease makes this the rate for a single sending site."""
+    env = {"ARCHIVE_FETCH_ALLOW_PRIVATE": "1", "ARCHIVE_PINGS_PER_SENDER": str(10 * MENTIONS),
+           "ARCHIVE_COMMENT_MODERATION": "open", "ARCHIVE_COMMENT_FLOOD_SECONDS": "0"}  # fmt: skip
+    with Server(workers=2, env=env, kind="granian") as server, SourceSite() as site:
+        _, slug = server.first_post()
+        target = f"{server.url}/{slug}/"
+        visitor = Client(server.url)
+        for n in range(MENTIONS):
+            site.page(f"/m{n}", html_linking_to(target, title=f"Mention {n}"))
+            answer = visitor.post("/webmention/", {"source": site.url(f"/m{n}"), "target": target})
+            assert answer.status == 202, answer.text
+
+        def stored() -> bool:
+            return server.query("SELECT count(*) FROM archive_comment WHERE kind = 'webmention'")[0][0] >= MENTIONS
+
+        start = time.monotonic()
+        pool = [Worker(server) for _ in range(workers)]
+        for worker in pool:
+            worker.start()
+        try:
+            wait_until(stored, timeout=600, what=f"{MENTIONS} mentions to be verified")
+        finally:
+            for worker in pool:
+                worker.stop(kill=True)
+        return MENTIONS / (time.monotonic() - start)
+
+
 def table(results: list[Result], reference: Result) -> str:
     lines = [
         "| scenario | req/s | p50 ms | p99 ms | errors | server RSS MB | vs (f) |",
@@ -303,6 +339,7 @@ def main() -> int:
             fetch(f"{base}/{slug}/")
             render = render_times(f"{base}/{slug}/")
         seconds = import_thousand(workdir)
+        verified = {workers: mentions_verified_per_second(workers) for workers in (1, 2)}
 
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         print(f"\n### `make bench` — {time.strftime('%Y-%m-%d')}, {machine}, server: {winner} × {workers} workers\n")
@@ -314,6 +351,10 @@ def main() -> int:
             f"median {statistics.median(render):.1f} ms, max {max(render):.1f} ms ({len(render)} requests)"
         )
         print(f"`import_seeds` on 1,000 files: {seconds:.2f} s")
+        print(
+            f"Webmentions verified ({MENTIONS}, queued first, one source host): "
+            + ", ".join(f"{rate:.1f}/s with {n} worker{'s' if n > 1 else ''}" for n, rate in verified.items())
+        )
         return 0 if all(r.errors == 0 for r in results + choice) else 1
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
