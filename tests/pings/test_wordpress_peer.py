@@ -28,7 +28,8 @@ def peer_running() -> bool:
 @pytest.mark.skipif(not (PEER / "send-ping.sh").exists() or not peer_running(),
                     reason="no WordPress peer on 127.0.0.1:8080 (run ../shared/peers/wordpress/setup.sh as root)")
 def test_wordpress_sends_a_pingback_that_appears_as_wordpress_shows_it():
-    env = {"ARCHIVE_FETCH_ALLOW_PRIVATE": "1", "ARCHIVE_COMMENT_FLOOD_SECONDS": "0"}
+    env = {"ARCHIVE_FETCH_ALLOW_PRIVATE": "1", "ARCHIVE_COMMENT_FLOOD_SECONDS": "0",
+           "ARCHIVE_COMMENT_MODERATION": "open"}  # fmt: skip
     with Server(workers=1, env=env) as server, Worker(server):
         _, slug = server.first_post()
         target = f"{server.url}/{slug}/"
@@ -40,4 +41,4 @@ def test_wordpress_sends_a_pingback_that_appears_as_wordpress_shows_it():
                           what="the pingback to be verified")  # fmt: skip
         [(source, excerpt)] = rows
         assert source.startswith("http://127.0.0.1:8080/") and excerpt.startswith("[…] ")
-        assert f'Pingback:</span> <cite class="fn"><a href="{source}"' in Client(server.url).get(f"/{slug}/").text
+        assert f'Pingback:</span> <cite class="fn p-name"><a href="{source}"' in Client(server.url).get(f"/{slug}/").text
