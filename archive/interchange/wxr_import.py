@@ -79,7 +79,7 @@ def plain_body(content_html: str) -> str:
 
 def post_fields(item: Element, raw: bytes, channel: Channel) -> dict:
     link = text(item, "link").strip()
-    path = urlsplit(link).path if link else ""
+    path = unquote(urlsplit(link).path) if link else ""  # compared with request.path, which is decoded
     content_html = markup.render_post_html(text(item, "content:encoded"))
     categories, tags = [], []
     for term in item.iter("category"):
