@@ -196,6 +196,7 @@ BLOCK_START = re.compile(
     r"^\s*<(?:p|div|h[1-6]|ul|ol|dl|li|table|thead|tbody|tr|blockquote|pre|figure|hr|address|!--)[\s>/]",
     re.IGNORECASE,
 )
+HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
 PRE_BLOCK = re.compile(r"(<pre\b.*?</pre\s*>)", re.IGNORECASE | re.DOTALL)
 
 
@@ -220,17 +221,16 @@ class ImagesAsLinks(Filter):
 
 def autop(text: str) -> str:
     """WordPress's wpautop, in its main rule: blank lines part paragraphs, single line breaks become <br>,
-    blocks that already start with a block tag and <pre> are left alone. The block editor's content (it has
-    `<!-- wp:` comments) passes unchanged, as WordPress skips wpautop for it."""
-    if "<!-- wp:" in text:
-        return text
+    blocks that already start with a block tag and <pre> are left alone. HTML comments (the block editor's
+    `<!-- wp:… -->` markers) go first, so the block editor's content, all in block tags already, passes as it
+    is, and running it twice changes nothing (an export read back gives the same page)."""
     pieces = PRE_BLOCK.split(text.replace("\r\n", "\n").replace("\r", "\n"))
     out = []
     for index, piece in enumerate(pieces):
         if index % 2:  # a <pre> block, kept as written
             out.append(piece)
             continue
-        for block in re.split(r"\n\s*\n", piece):
+        for block in re.split(r"\n\s*\n", HTML_COMMENT.sub("", piece)):
             block = block.strip("\n")
             if not block.strip():
                 continue

@@ -63,7 +63,7 @@ class Channel:
     blog_url: str = ""
     title: str = ""
     wxr_version: str = ""
-    authors: dict[str, str] = field(default_factory=dict)  # login → display name
+    authors: dict[str, str] = field(default_factory=dict)  # login → display name (WXR 1.0 has none)
 
     @property
     def identity(self) -> str:
@@ -119,7 +119,7 @@ class _Target:
         channel = self.channel
         if element.tag == "wp:author":
             login = text(element, "wp:author_login")
-            channel.authors[login] = text(element, "wp:author_display_name") or login
+            channel.authors[login] = text(element, "wp:author_display_name")  # "": listed, but nameless
         elif element.tag == "wp:base_blog_url":
             channel.blog_url = (element.text or "").strip()
         elif element.tag == "wp:base_site_url":
