@@ -139,6 +139,8 @@ def test_the_page_shows_the_imported_post():
     assert f'href="{SITE}/2016/01/12/hello-archive/"' in page  # the original address, in the archive note
     assert "Awaiting moderation." not in page and "Buy now" not in page and "Trashed." not in page
     assert "5 Responses to" in page and "Trackback title" in page
+    assert '"datePublished": "2016-01-12T10:00:00+00:00"' in page
+    assert '"author": {"@type": "Person", "name": "Zoë Ångström"}' in page
 
 
 def test_rerendering_keeps_imported_comments_as_wordpress_html():
