@@ -174,7 +174,8 @@ def save_comments(post: Post, item: Element, channel: Channel) -> None:
         comment.parent = parent
         comment.thread = thread_root(wp_id, parents, by_id) if parent else None
     fields = [f.name for f in Comment._meta.concrete_fields if f.name not in ("id", "post", "wp_comment_id")]
-    Comment.objects.bulk_update(old + new, fields, batch_size=500)
+    Comment.objects.bulk_update(old, fields, batch_size=500)  # only when a changed export is read again
+    Comment.objects.bulk_update([c for c in new if c.parent], ["parent", "thread"], batch_size=500)
 
 
 def thread_root(wp_id: int, parents: dict[int, int], by_id: dict[int, Comment]) -> Comment:
