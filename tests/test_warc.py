@@ -4,8 +4,14 @@ each page exactly as the site serves it to a reader."""
 import base64
 import gzip
 import hashlib
+import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from io import BytesIO
 from pathlib import Path
 
@@ -90,3 +96,50 @@ def test_pages_are_the_bytes_and_headers_a_reader_gets(warc):
     assert request.rec_headers.get_header("WARC-Concurrent-To") == record.rec_headers.get_header("WARC-Record-ID")
     feed = responses[f"{BASE}/hello-archive/feed/"][1]
     assert b"Ann Reader" in feed and b"Buy now" not in feed
+
+
+def wayback_binary() -> str | None:
+    """pywb's server: $PYWB_WAYBACK, or `wayback` on the PATH or in this venv. pywb pins old versions of
+    several packages, so it is best installed in a venv of its own (`python -m venv /opt/pywb && /opt/pywb/bin/pip
+    install pywb`, then PYWB_WAYBACK=/opt/pywb/bin/wayback)."""
+    found = os.environ.get("PYWB_WAYBACK") or shutil.which("wayback")
+    beside = Path(sys.executable).with_name("wayback")
+    return found or (str(beside) if beside.exists() else None)
+
+
+WAYBACK = wayback_binary()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.skipif(WAYBACK is None, reason="pywb not found: set PYWB_WAYBACK to its `wayback` (see wayback_binary)")
+def test_pywb_replays_the_article_byte_for_byte(warc, tmp_path):
+    manager = Path(WAYBACK).with_name("wb-manager")
+    subprocess.run([str(manager), "init", "archive"], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    subprocess.run([str(manager), "add", "archive", str(warc)], cwd=tmp_path, check=True, capture_output=True,
+                   timeout=60)  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen([WAYBACK, "-p", str(port), "-b", "127.0.0.1"], cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/archive/2026id_/{BASE}/hello-archive/"  # id_: the bytes as recorded
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as answer:  # loopback: the pywb started above
+                    replayed = answer.read()
+                break
+            except (ConnectionError, urllib.error.URLError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    recorded = next(body for record, body in records(warc) if record.rec_type == "response"
+                    and record.rec_headers.get_header("WARC-Target-URI") == f"{BASE}/hello-archive/")  # fmt: skip
+    assert replayed == recorded
