@@ -6,19 +6,17 @@ came)."""
 
 import html
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 from defusedxml import ElementTree
 
 from archive.models import Comment, Post
-from tests.wxrhelpers import BLOG, run
+from tests.wxrhelpers import BLOG, REAL, run
 
 pytestmark = pytest.mark.django_db
 WP = "{http://wordpress.org/export/1.2/}"
 DC = "{http://purl.org/dc/elements/1.1/}"
-REAL = Path(__file__).parent / "samples" / "wxr" / "wordpress-peer.xml"
 STATES = {"1": "approved", "0": "pending", "spam": "spam", "trash": "trash"}
 
 

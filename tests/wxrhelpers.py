@@ -5,7 +5,8 @@ from pathlib import Path
 
 from django.core.management import CommandError, call_command
 
-BLOG = Path(__file__).parent / "samples" / "wxr" / "blog.xml"
+BLOG = Path(__file__).parent / "samples" / "wxr" / "blog.xml"  # hand-made after WordPress 6.1's export.php
+REAL = Path(__file__).parent / "samples" / "wxr" / "wordpress-peer.xml"  # written by WordPress 6.1.9 itself
 
 
 def run(command: str, *args: object) -> tuple[list[str], list[str], bool]:
