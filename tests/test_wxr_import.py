@@ -224,3 +224,11 @@ def test_reading_is_streaming_memory_stays_bounded(tmp_path):
         tracemalloc.stop()
     assert count == 2000
     assert peak < 2_000_000, peak  # one item (7 KB) and a chunk at a time, not the 15 MB tree
+
+
+def test_the_site_feed_gives_an_imported_post_its_date_and_author():
+    run("import_wxr", BLOG)
+    rss = Client().get("/feed/").content.decode()
+    assert "<pubDate>Tue, 12 Jan 2016 10:00:00 +0000</pubDate>" in rss
+    atom = Client().get("/feed/atom/").content.decode()
+    assert "<published>2016-01-12T10:00:00+00:00</published>" in atom and "<name>Zoë Ångström</name>" in atom
