@@ -146,6 +146,8 @@ def post_entry(scope: Scope, post: Post) -> Entry:
         guid=permalink,
         guid_is_permalink=True,
         updated=post.imported_at,
+        published=post.published_at,  # known for posts from a blog's export, never for seeds
+        author=post.author_name or None,
         comments_url=permalink + "#comments",
         extra={
             "comment_count": post.public_count,

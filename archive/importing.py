@@ -35,7 +35,12 @@ class ImportResult:
 
 def unique_slug(title: str) -> str:
     """WordPress's rule: the title's slug, then -2, -3, … while another post holds it."""
-    base = slugify(title)[: SLUG_MAX - 8].strip("-") or "post"
+    return free_slug(slugify(title))
+
+
+def free_slug(wanted: str) -> str:
+    """`wanted` (already a slug) if no post holds it and the site does not use it, else wanted-2, -3, …"""
+    base = wanted[: SLUG_MAX - 8].strip("-") or "post"
     slug, n = base, 1
     while slug in RESERVED_SLUGS or Post.objects.filter(slug=slug).exists():
         n += 1

@@ -15,6 +15,7 @@ from xml.etree import ElementTree as etree
 
 import bleach
 import markdown
+from bleach.html5lib_shim import Filter
 from bleach.linkifier import LinkifyFilter
 from markdown.treeprocessors import Treeprocessor
 
@@ -138,7 +139,7 @@ def _plain_paragraphs(text: str) -> str:
 def _discard_converters() -> None:
     """A converter interrupted half-way keeps broken state (after a RecursionError it returns its input
     unconverted from then on): this thread builds new ones on its next call."""
-    for name in ("markdown", "cleaner"):
+    for name in ("markdown", "cleaner", "post_cleaner", "imported_comment_cleaner"):
         vars(_local).pop(name, None)
 
 
@@ -171,3 +172,102 @@ def plain_text(fragment: str) -> str:
     decoded, so `Putin&#8217;s <b>war</b>` becomes `Putin’s war`. Escape it again on output."""
     without_code = SCRIPT_OR_STYLE.sub("", fragment)
     return html.unescape(bleach.clean(without_code, tags=set(), strip=True, strip_comments=True))
+
+
+# --- Imported WordPress HTML (posts and comments from a WXR export) ---------------------------------------
+
+POST_TAGS = ALLOWED_TAGS | HEADINGS | frozenset(
+    {
+        # what WordPress's editors write into post content (kses's $allowedposttags, less forms and media)
+        "hr", "sub", "sup", "small", "mark", "ins", "kbd", "samp", "var", "span", "div", "address", "dl", "dt",
+        "dd", "figure", "figcaption", "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td", "time",
+    }
+)  # fmt: skip
+POST_ATTRIBUTES = {
+    **ALLOWED_ATTRIBUTES,
+    "a": ["href", "title"],
+    "ins": ["datetime"],
+    "time": ["datetime"],
+    "ol": ["start", "reversed"],
+    "th": ["colspan", "rowspan", "scope"],
+    "td": ["colspan", "rowspan"],
+}
+BLOCK_START = re.compile(
+    r"^\s*<(?:p|div|h[1-6]|ul|ol|dl|li|table|thead|tbody|tr|blockquote|pre|figure|hr|address|!--)[\s>/]",
+    re.IGNORECASE,
+)
+HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
+PRE_BLOCK = re.compile(r"(<pre\b.*?</pre\s*>)", re.IGNORECASE | re.DOTALL)
+
+
+class ImagesAsLinks(Filter):
+    """After sanitising: an <img> becomes its alt text linked to its (already checked) address. The CSP
+    allows images from this site only, and an archived page must load nothing from the old blog's host."""
+
+    def __iter__(self):
+        for token in super().__iter__():
+            if token.get("name") != "img":
+                yield token
+                continue
+            attrs = token.get("data", {})
+            src, alt = attrs.get((None, "src"), ""), attrs.get((None, "alt"), "")
+            if src:
+                yield {"type": "StartTag", "name": "a", "data": {(None, "href"): src}}
+            if alt or src:
+                yield {"type": "Characters", "data": alt or src}
+            if src:
+                yield {"type": "EndTag", "name": "a", "data": {}}
+
+
+def autop(text: str) -> str:
+    """WordPress's wpautop, in its main rule: blank lines part paragraphs, single line breaks become <br>,
+    blocks that already start with a block tag and <pre> are left alone. HTML comments (the block editor's
+    `<!-- wp:… -->` markers) go first, so the block editor's content, all in block tags already, passes as it
+    is, and running it twice changes nothing (an export read back gives the same page)."""
+    pieces = PRE_BLOCK.split(text.replace("\r\n", "\n").replace("\r", "\n"))
+    out = []
+    for index, piece in enumerate(pieces):
+        if index % 2:  # a <pre> block, kept as written
+            out.append(piece)
+            continue
+        for block in re.split(r"\n\s*\n", HTML_COMMENT.sub("", piece)):
+            block = block.strip("\n")
+            if not block.strip():
+                continue
+            if BLOCK_START.match(block):
+                out.append(block)
+            else:
+                out.append("<p>" + block.replace("\n", "<br />\n") + "</p>")
+    return "\n".join(out)
+
+
+def _imported_cleaner(name: str, tags: frozenset[str], attributes: dict, filters: list) -> bleach.Cleaner:
+    """The cleaners of imported HTML (per thread, as the reply cleaner): images allowed in only to leave as
+    links (ImagesAsLinks), comments and script dropped."""
+    cleaner = getattr(_local, name, None)
+    if cleaner is None:
+        cleaner = bleach.Cleaner(
+            tags=tags | {"img"},
+            attributes={**attributes, "img": ["src", "alt", "title"]},
+            protocols=ALLOWED_PROTOCOLS,
+            strip=True,
+            strip_comments=True,
+            filters=[ImagesAsLinks, *filters],
+        )
+        setattr(_local, name, cleaner)
+    return cleaner
+
+
+def render_post_html(fragment: str) -> str:
+    """A post's content:encoded → HTML safe to place in the page. Shortcodes ([gallery], [caption]…) are
+    plain text to bleach, so they show as written and never run."""
+    cleaner = _imported_cleaner("post_cleaner", POST_TAGS, POST_ATTRIBUTES, [])
+    return cleaner.clean(autop(SCRIPT_OR_STYLE.sub("", fragment))).strip()
+
+
+def render_imported_comment(fragment: str) -> str:
+    """An imported comment's HTML (WordPress stored it after its own kses filter) → the reply allowlist,
+    paragraphed as WordPress shows comments; bare addresses linked as make_clickable does."""
+    linkify = partial(LinkifyFilter, callbacks=[_set_rel], skip_tags={"pre", "code"}, url_re=BARE_URL)
+    cleaner = _imported_cleaner("imported_comment_cleaner", ALLOWED_TAGS, ALLOWED_ATTRIBUTES, [linkify])
+    return cleaner.clean(autop(SCRIPT_OR_STYLE.sub("", fragment))).strip()

@@ -27,8 +27,15 @@ def description(post: Post) -> str:
 
 
 def article(post: Post, url: str, original_url: str, comment_count: int) -> dict:
-    """schema.org's Article for the archived copy."""
+    """schema.org's Article for the archived copy; an imported post also says when and by whom it was
+    published (a seed knows neither)."""
+    known = {}
+    if post.published_at:
+        known["datePublished"] = post.published_at.isoformat()
+    if post.author_name:
+        known["author"] = {"@type": "Person", "name": post.author_name}
     return {
+        **known,
         "@context": "https://schema.org",
         "@type": "Article",
         "headline": post.title,

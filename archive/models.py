@@ -42,6 +42,19 @@ class Post(models.Model):
     )
     comments_open = models.BooleanField(default=True)
     pings_open = models.BooleanField(default=True)
+    # What a WordPress export (WXR) says and a scraped seed does not: empty or null for seeds.
+    content_html = models.TextField(blank=True, help_text="Imported post HTML, sanitised once on import.")
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    author_name = models.CharField(max_length=250, blank=True, help_text="The author's display name.")
+    source_url = models.URLField(max_length=500, blank=True, help_text="The post's address on its blog.")
+    source_path = models.CharField(
+        max_length=500, blank=True, db_index=True, help_text="The path of source_url: old links land here."
+    )
+    wp_post_id = models.PositiveBigIntegerField(
+        null=True, blank=True, db_index=True, help_text="wp:post_id; with the blog's URL, the import's identity."
+    )
+    categories = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
 
     objects = PostQuerySet.as_manager()
 
@@ -68,6 +81,11 @@ class Post(models.Model):
     def original_charset(self) -> str:
         """The IANA name of the charset the original bytes were decoded with (e.g. windows-1252)."""
         return seeds.iana_charset(self.encoding)
+
+    @property
+    def is_html(self) -> bool:
+        """Imported from a blog export (HTML), rather than scraped plain text."""
+        return self.wp_post_id is not None
 
     @property
     def blocks(self) -> list[seeds.Block]:
@@ -159,6 +177,9 @@ class Comment(models.Model):
         max_length=64,
         editable=False,
         help_text="Digest of what makes two responses the same; unique per post outside the trash.",
+    )
+    wp_comment_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="wp:comment_id of an imported response: its content is WordPress HTML."
     )
 
     objects = CommentQuerySet.as_manager()

@@ -7,6 +7,7 @@ from .pings import views as pings_views
 
 archive_patterns = [
     path("", views.index, name="index"),
+    path("page/<int:page>/", views.index, name="index-page"),  # WordPress's paging of the front page
     # Before the post patterns: "feed" and "comments" are reserved slugs (archive/importing.py).
     path("feed/", public_page(feeds.PostsFeed()), name="feed"),
     path("feed/atom/", public_page(feeds.PostsAtomFeed()), name="feed-atom"),

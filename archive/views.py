@@ -6,6 +6,8 @@ import base64
 from functools import partial
 
 from django.conf import settings
+from django.core.paginator import Paginator
+from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -14,13 +16,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import crossorigin, health, policy, readers, threads, trackback
+from . import crossorigin, health, policy, readers, search, threads, trackback
 from .clientip import client_ip
 from .forms import CONSENT_FIELD, PARENT_UNAVAILABLE, ReplyForm
 from .models import Comment, Post
 from .pagecache import public_page
 from .pings import discovery
 
+POSTS_PER_PAGE = 10  # WordPress's default posts_per_page
+INDEX_FIELDS = ("title", "slug", "imported_at", "updated_at", "published_at", "author_name")
 CROSS_ORIGIN_MESSAGE = (
     "Your reply was not saved: it was sent from a page of another site. If you wrote it here, send it again."
 )
@@ -29,11 +33,21 @@ CROSS_ORIGIN_MESSAGE = (
 @csrf_exempt  # only GET/HEAD get in: anything else is 405, not a CSRF 403
 @require_safe
 @public_page
-def index(request: HttpRequest) -> HttpResponse:
-    posts = list(Post.objects.only("title", "slug", "imported_at", "updated_at"))
-    response = render(request, "archive/index.html", {"posts": posts})
-    if posts:
-        response["Last-Modified"] = http_date(max(p.updated_at for p in posts).timestamp())
+def index(request: HttpRequest, page: int | None = None) -> HttpResponse:
+    """The posts, newest published first (seeds, which have no date, after them), ten a page as WordPress
+    shows them, each with its public response count; `?s=` searches."""
+    terms = search.search_terms(request.GET.get("s", ""))
+    posts = Post.objects.with_activity().only(*INDEX_FIELDS)
+    posts = search.matching(posts, terms) if terms else posts.order_by(*search.NEWEST_FIRST)
+    paginator = Paginator(posts, POSTS_PER_PAGE)
+    if page is not None and not 1 <= page <= paginator.num_pages:
+        raise Http404("No such page")
+    listing = paginator.page(page or 1)
+    context = {"posts": listing.object_list, "listing": listing, "terms": terms}
+    response = render(request, "archive/index.html", context)
+    latest = Post.objects.aggregate(latest=Max("updated_at"))["latest"]
+    if latest:
+        response["Last-Modified"] = http_date(latest.timestamp())
     return response
 
 

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from tests.nginx import Nginx  # noqa: E402 (needs the repository on the path)
 from tests.ping_helpers import SourceSite, Worker, html_linking_to, wait_until  # noqa: E402
 from tests.server import Client, Server  # noqa: E402
+from tests.wxrhelpers import write_generated_export  # noqa: E402
 
 LUA = Path(__file__).with_name("wrk_report.lua")
 PYTHON = sys.executable
@@ -267,6 +268,24 @@ def mentions_verified_per_second(workers: int) -> float:
         return MENTIONS / (time.monotonic() - start)
 
 
+def import_blog(workdir: Path, posts: int = 10_000, comments: int = 10) -> tuple[float, float, float]:
+    """`import_wxr` of a generated export (the issue's 10,000 posts and 100,000 comments): seconds, peak RSS
+    of the import process in MB, and the export's size in MB."""
+    export = workdir / "blog.xml"
+    write_generated_export(export, posts, comments)
+    env = environment(workdir, DATABASE_URL=f"sqlite:///{workdir / 'blog.sqlite3'}")
+    manage(env, "migrate", "--noinput")
+    start = time.perf_counter()
+    importer = subprocess.Popen([PYTHON, "manage.py", "import_wxr", str(export)], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL)  # fmt: skip
+    _, status, usage = os.wait4(importer.pid, 0)  # this child's own rusage, not every child's maximum
+    seconds = time.perf_counter() - start
+    importer.returncode = os.waitstatus_to_exitcode(status)
+    if importer.returncode:
+        raise subprocess.CalledProcessError(importer.returncode, importer.args)
+    return seconds, usage.ru_maxrss / 1024, export.stat().st_size / 1e6  # ru_maxrss is in KB on Linux
+
+
 def table(results: list[Result], reference: Result) -> str:
     lines = [
         "| scenario | req/s | p50 ms | p99 ms | errors | server RSS MB | vs (f) |",
@@ -339,6 +358,7 @@ def main() -> int:
             fetch(f"{base}/{slug}/")
             render = render_times(f"{base}/{slug}/")
         seconds = import_thousand(workdir)
+        blog_seconds, blog_rss, blog_mb = import_blog(workdir)
         verified = {workers: mentions_verified_per_second(workers) for workers in (1, 2)}
 
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
@@ -351,6 +371,8 @@ def main() -> int:
             f"median {statistics.median(render):.1f} ms, max {max(render):.1f} ms ({len(render)} requests)"
         )
         print(f"`import_seeds` on 1,000 files: {seconds:.2f} s")
+        print(f"`import_wxr` of a {blog_mb:.0f} MB export, 10,000 posts and 100,000 comments: {blog_seconds:.0f} s, "
+              f"peak RSS {blog_rss:.0f} MB")  # fmt: skip
         print(
             f"Webmentions verified ({MENTIONS}, queued first, one source host): "
             + ", ".join(f"{rate:.1f}/s with {n} worker{'s' if n > 1 else ''}" for n, rate in verified.items())

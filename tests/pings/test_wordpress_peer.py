@@ -41,4 +41,5 @@ def test_wordpress_sends_a_pingback_that_appears_as_wordpress_shows_it():
                           what="the pingback to be verified")  # fmt: skip
         [(source, excerpt)] = rows
         assert source.startswith("http://127.0.0.1:8080/") and excerpt.startswith("[…] ")
-        assert f'Pingback:</span> <cite class="fn p-name"><a href="{source}"' in Client(server.url).get(f"/{slug}/").text
+        page = Client(server.url).get(f"/{slug}/").text
+        assert f'Pingback:</span> <cite class="fn p-name"><a href="{source}"' in page

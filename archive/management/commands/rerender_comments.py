@@ -19,14 +19,17 @@ class Command(BaseCommand):
     def handle(self, *args, batch_size: int, dry_run: bool, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
-        replies = Comment.objects.filter(kind=Comment.Kind.COMMENT).only("pk", "content", "content_html")
+        fields = ("pk", "content", "content_html", "wp_comment_id")
+        replies = Comment.objects.filter(kind=Comment.Kind.COMMENT).only(*fields)
         seen = changed = 0
         pending: list[Comment] = []
         # The primary key orders the walk, so rows written meanwhile are neither skipped nor read twice,
         # and the cursor (iterator) never holds more than one chunk in memory.
         for comment in replies.order_by("pk").iterator(chunk_size=batch_size):
             seen += 1
-            html = markup.render_comment(comment.content)
+            # An imported comment's content is WordPress's HTML, not Markdown.
+            imported = comment.wp_comment_id is not None
+            html = (markup.render_imported_comment if imported else markup.render_comment)(comment.content)
             if html == comment.content_html:
                 continue
             comment.content_html = html

@@ -1,0 +1,1 @@
+"""Blog interchange formats: WordPress's WXR in and out, and WARC out."""
