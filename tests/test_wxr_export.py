@@ -93,6 +93,8 @@ def test_an_unwritable_file_is_an_error_not_a_traceback(tmp_path):
 
 def wordpress_peer() -> str:
     """Why the WordPress peer cannot take an import here, or "" when it can."""
+    if not (PEER / "import-wxr.sh").exists():
+        return f"no peer scripts at {PEER}"
     if os.geteuid() != 0 or not shutil.which("php") or not shutil.which("mariadb"):
         return "needs root, PHP and MariaDB"
     probe = subprocess.run(["mariadb", "-N", "-e", "SELECT 1", "wordpress"], capture_output=True, timeout=30)
