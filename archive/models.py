@@ -14,6 +14,11 @@ from . import seeds
 
 
 class PostQuerySet(models.QuerySet):
+    def without_original(self) -> PostQuerySet:
+        """Posts without the archived bytes, which only the original-text view serves: a page, a reply or
+        a ping has no use for them, and reading a blob on every request is most of the query's time."""
+        return self.defer("original")
+
     def with_activity(self) -> PostQuerySet:
         """Each post with `public_count`, its approved responses. Ordered again: Django drops Meta.ordering
         from GROUP BY queries. (`updated_at` is the last public change, the pages' Last-Modified.)"""

@@ -150,7 +150,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
-USE_I18N = True
+USE_I18N = False  # an English archive: no translation lookups on every string and URL
 USE_TZ = True
 
 STATIC_URL = "/static/"

@@ -95,9 +95,11 @@ def thread_page(post: Post, number: int | None, pending_tokens: frozenset[str] =
         number = num_pages
     if not 1 <= number <= num_pages:
         raise ValueError(f"no comment page {number}")
-    shown = Comment.objects.filter(post=post).visible_to(pending_tokens)
-    roots = page_roots(shown.filter(IN_THREADS, parent=None), counts["top"], number)
-    below = list(shown.filter(thread__in=roots).order_by("created_at", "id")) if roots else []
+    roots, below = [], []
+    if counts["top"]:  # most archived posts have no responses: not even a queryset to build then
+        shown = Comment.objects.filter(post=post).visible_to(pending_tokens)
+        roots = page_roots(shown.filter(IN_THREADS, parent=None), counts["top"], number)
+        below = list(shown.filter(thread__in=roots).order_by("created_at", "id")) if roots else []
     return ThreadPage(
         nodes=build_tree(roots, below),
         number=number,
@@ -157,6 +159,11 @@ def page_of(comment: Comment, pending_tokens: frozenset[str] = frozenset()) -> i
     root = comment.thread or comment
     top_level = Comment.objects.filter(post_id=comment.post_id, parent=None)
     shown = top_level.visible_to(pending_tokens) | top_level.filter(pk=root.pk)
+    # A new thread, the usual case, is on the newest page: one index range finds nothing shown after it.
+    # (Ties in time count as after here, so they take the exact way below.)
+    newer = top_level.filter(created_at__gte=root.created_at).exclude(pk=root.pk)
+    if not newer.visible_to(pending_tokens).exists():
+        return None
     before = shown.filter(Q(created_at__lt=root.created_at) | Q(created_at=root.created_at, id__lt=root.pk))
     number = before.count() // per_page() + 1
     total = shown.count()

@@ -55,7 +55,7 @@ def index(request: HttpRequest, page: int | None = None) -> HttpResponse:
 @require_safe
 @public_page
 def post_detail(request: HttpRequest, slug: str, page: int | None = None) -> HttpResponse:
-    post = get_object_or_404(Post.objects.defer("original"), slug=slug)  # the seed's bytes are not shown
+    post = get_object_or_404(Post.objects.without_original(), slug=slug)
     return post_page(request, post, page=page)
 
 
@@ -144,7 +144,8 @@ def original(request: HttpRequest, slug: str) -> HttpResponse:
 def reply(request: HttpRequest) -> HttpResponse:
     """WordPress's wp-comments-post.php: Post/Redirect/Get on success, the page again on any error."""
     post_id = request.POST.get("comment_post_ID", "")
-    post = Post.objects.filter(pk=int(post_id)).first() if post_id.isascii() and post_id.isdigit() else None
+    numeric = post_id.isascii() and post_id.isdigit()
+    post = Post.objects.without_original().filter(pk=int(post_id)).first() if numeric else None
     form = ReplyForm(request.POST)
     if crossorigin.refusal(request):  # before anything else: a forged request learns nothing
         if post is None:
@@ -198,7 +199,7 @@ def xml_answer(message: str | None = None, status: int = 200) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def trackback_ping(request: HttpRequest, slug: str) -> HttpResponse:
     """The post's TrackBack ping URL. GET and HEAD store nothing and go to the post, as in WordPress."""
-    post = Post.objects.filter(slug=slug).first()
+    post = Post.objects.without_original().filter(slug=slug).first()
     if post is None:
         return xml_answer("There is no post at this TrackBack URL.", status=404)
     if request.method != "POST":

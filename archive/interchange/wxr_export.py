@@ -141,7 +141,7 @@ def export(out: TextIO, *, base_url: str, site_name: str, include_held: bool = F
     """Write the WXR to `out`; yields a line per post written."""
     base_url = base_url.rstrip("/")
     statuses = [Comment.Status.APPROVED, *([Comment.Status.PENDING] if include_held else [])]
-    posts = Post.objects.defer("original").order_by("pk")
+    posts = Post.objects.without_original().order_by("pk")
     header_posts = Post.objects.only("author_name").order_by("pk")
     out.write(
         '<?xml version="1.0" encoding="UTF-8" ?>\n'

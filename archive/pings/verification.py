@@ -154,7 +154,7 @@ def update(stored: Comment, new: policy.Candidate) -> Outcome:
 
 def verify(mention: Mention) -> Outcome:
     """Fetch, read and store one mention; returns what happened, for the task's result."""
-    post = Post.objects.filter(pk=mention.post_id).first()
+    post = Post.objects.without_original().filter(pk=mention.post_id).first()
     if post is None:
         return Outcome(False, NO_TARGET, "dropped: the post is gone")
     try:
