@@ -4,7 +4,7 @@
         ...                              # the code under test sends to 127.0.0.1:smtp.port
         smtp.wait_for(1)
         message = smtp.received[0]       # .mail_from, .rcpt_tos, .raw (bytes), .message (email.message)
-        smtp.delay = 5                   # every DATA is answered 5 s late from now on (a slow server)
+        smtp.delay = 5                   # every DATA waits 5 s, then "451 try again" (a slow server)
         smtp.stop()                      # connections refused (a server that is down)
 """
 
@@ -69,8 +69,9 @@ class SMTPServer:
         self.controller: Controller | None = None
 
     async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's handler hook
-        if self.delay:
+        if self.delay:  # the client has given up by now (its timeout): nothing was delivered
             await asyncio.sleep(self.delay)
+            return "451 4.3.2 Too slow today, try again later"
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 Message accepted for delivery"

@@ -55,7 +55,10 @@ def about(comment: Comment) -> dict[str, object]:
 def render(name: str, to: list[str], context: dict[str, object], unsubscribe: str = "") -> EmailMessage:
     engine = engines["mail"]
     subject = one_line(engine.get_template(f"mail/{name}_subject.txt").render(context), MAX_SUBJECT)
-    body = engine.get_template(f"mail/{name}.txt").render({**context, "unsubscribe_url": unsubscribe})
+    forget_page = links.absolute(reverse("archive:forget"))
+    body = engine.get_template(f"mail/{name}.txt").render(
+        {**context, "unsubscribe_url": unsubscribe, "forget_page_url": forget_page}
+    )
     headers = {"Auto-Submitted": "auto-generated"}  # RFC 3834: no vacation replies to us
     if unsubscribe:  # RFC 2369 and RFC 8058: the mail client's own "Unsubscribe" button, one POST
         headers["List-Unsubscribe"] = f"<{unsubscribe}>"
