@@ -202,7 +202,8 @@ def test_spam_and_trash_links_and_the_published_mail(client, post, mail, run_tas
 
 
 def test_a_held_trackback_mails_the_moderators_too(client, post, mail, run_tasks):
-    ping(client, post, url="https://blog.example/a-post", title="A post", excerpt="It links here.", blog_name="Some Blog")
+    ping(client, post, url="https://blog.example/a-post", title="A post", excerpt="It links here.",
+         blog_name="Some Blog")
     (held,) = deliver(run_tasks, mail)
     show([held])
     assert "A new trackback on the post" in held.body
@@ -337,8 +338,7 @@ def test_a_stranger_cannot_flood_an_address_with_confirmations(client, post, mai
 
 def test_a_held_spam_reply_mails_no_stranger(client, post, mail, run_tasks, settings):
     settings.ARCHIVE_COMMENT_MODERATION = "all"
-    comment, received = reply(client, post, run_tasks, mail, author="Bot", email="victim@example.org",
-                              subscribe="yes")  # fmt: skip
+    _, received = reply(client, post, run_tasks, mail, author="Bot", email="victim@example.org", subscribe="yes")
     assert [m.rcpt_tos for m in received] == [[MODERATOR]]
     assert post_form(Client(), link(received[0], "Spam it:")).status_code == 200
     assert deliver(run_tasks, mail) == []
@@ -351,8 +351,7 @@ def test_names_with_line_breaks_never_make_headers(client, post, mail, run_tasks
     ann, confirmation = subscribed(client, post, run_tasks, mail, settings)
     post_form(Client(), link(confirmation, CONFIRM))
     evil = "Mallory\r\nBcc: victim@example.org\r\nSubject: pwned\u2028X-Evil: 1\x85Y: 2"
-    comment, received = reply(client, post, run_tasks, mail, author=evil, email="mallory@example.org",
-                              comment_parent=ann.pk)  # fmt: skip
+    _, received = reply(client, post, run_tasks, mail, author=evil, email="mallory@example.org", comment_parent=ann.pk)
     show(received)
     (notice,) = received
     assert notice.rcpt_tos == ["ann@example.org"]
