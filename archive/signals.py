@@ -31,8 +31,8 @@ def public_change(post_ids: Iterable[int], at: datetime | None = None) -> None:
 def invalidate_for_response(instance: Comment, created: bool, raw: bool = False, **kwargs) -> None:
     if not raw and (instance.is_public or not created):
         public_change([instance.post_id])
-    if created and not raw:
-        tasks.queue_announcement([instance.pk], notify.STORED)
+    if created and not raw and instance.status in (Comment.Status.PENDING, Comment.Status.APPROVED):
+        tasks.queue_announcement([instance.pk], notify.STORED)  # spam is told to nobody
 
 
 @receiver(post_delete, sender=Comment)

@@ -27,6 +27,7 @@ from . import links
 
 CROSS_ORIGIN = "Nothing was done: the form was sent from a page of another site. Press the button here again."
 FORGET_THROTTLE_SECONDS = 3600  # one "forget me" mail per address an hour, however often the form is sent
+SCOPE_WORDS = {Subscription.Scope.REPLIES: "replies to your comment", Subscription.Scope.ALL: "all new comments"}
 ACTION_WORDS = {
     "approve": ("Approve", "Approved", "It is public now."),
     "spam": ("Mark as spam", "Marked as spam", "It is hidden from readers and kept with the spam."),
@@ -95,7 +96,7 @@ def confirm_subscription(request: HttpRequest, token: str) -> HttpResponse:
         return dead_link(request, error)
     if subscription is None:
         return dead_link(request, links.Invalid())
-    what = subscription.get_scope_display().lower()
+    what = SCOPE_WORDS[subscription.scope]
     context = {"post": subscription.post, "subscription": subscription}
     if subscription.confirmed_at is not None:
         return page(request, "Already confirmed", **context, message=f"You get mails about {what}.")
@@ -119,7 +120,7 @@ def unsubscribe(request: HttpRequest, key: str) -> HttpResponse:
     if subscription is None:
         return page(request, "Not subscribed", 404, message="No mail is sent with this link (any more).")
     return page(request, "Stop these mails?", post=subscription.post, subscription=subscription, button="Unsubscribe",
-                message=f"Stop the mails about {subscription.get_scope_display().lower()} "
+                message=f"Stop the mails about {SCOPE_WORDS[subscription.scope]} "
                         f"on “{subscription.post.title}”?")  # fmt: skip
 
 
