@@ -439,3 +439,22 @@ def test_subscriptions_are_in_the_admin(admin_client, client, post, mail, run_ta
     page = admin_client.get("/admin/archive/subscription/")
     assert page.status_code == 200 and b"ann@example.org" in page.content
     assert admin_client.get("/admin/django_tasks_database/dbtaskresult/").status_code == 200
+
+
+def test_a_reply_post_only_writes_one_task_row_and_sends_nothing(client, post, mail, settings):
+    settings.ARCHIVE_COMMENT_MODERATION = "open"
+    submit(client, post, author="Ann", email="ann@example.org", subscribe="yes")
+    assert list(DBTaskResult.objects.values_list("task_path", flat=True)) == ["archive.tasks.announce"]
+    assert mail.received == []
+
+
+def test_approving_in_the_admin_notifies_the_subscribers(admin_client, client, post, mail, run_tasks, settings):
+    ann, confirmation = subscribed(client, post, run_tasks, mail, settings)
+    post_form(Client(), link(confirmation, CONFIRM))
+    settings.ARCHIVE_COMMENT_MODERATION = "all"
+    bo, _ = reply(client, post, run_tasks, mail, author="Bo", email="bo@example.org", comment_parent=ann.pk)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        done = admin_client.post("/admin/archive/comment/", {"action": "mark_approved", "_selected_action": [bo.pk]})
+    assert done.status_code == 302
+    (notice,) = deliver(run_tasks, mail)
+    assert notice.rcpt_tos == ["ann@example.org"] and f"#comment-{bo.pk}" in notice.body
