@@ -19,7 +19,8 @@ committed (`queue_announcement`); the worker works out who is to be told (archiv
 `send_mail` row per mail, each sent and retried on its own: an SMTP server that is down, refuses or hangs
 (EMAIL_TIMEOUT) costs the task another attempt after ARCHIVE_MAIL_RETRY_SECONDS, doubling, and after
 ARCHIVE_MAIL_ATTEMPTS the task fails with `GaveUp`, in the admin like a fetch. A mail the SMTP server
-refuses for good (a bad address) or that cannot be built fails at once. No web request ever waits for SMTP.
+refuses for good (a 5xx to the address) or that cannot be built (BadHeaderError, an address Django
+cannot parse) fails at once, alone: the worker goes on with the others. No web request ever waits for SMTP.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import BadHeaderError
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
@@ -111,14 +111,13 @@ def refused_for_good(failure: Exception) -> bool:
 def send_mail(kind: str, ids: dict, attempt: int = 1) -> str:
     """Compose one mail as things stand now (archive.mail.messages) and hand it to the SMTP server."""
     mail = notify.Mail(kind, ids)
+    message = None
     try:
         message = messages.compose(mail)
-    except BadHeaderError as error:  # never retried: the same text would fail the same way
+        if message is not None:
+            message.send()
+    except ValueError as error:  # BadHeaderError, an invalid address: the same mail would fail the same way
         raise GaveUp(f"{kind} {ids}: cannot be sent: {error}") from error
-    if message is None:
-        return f"{kind} {ids}: nothing to send any more"
-    try:
-        message.send()
     except (smtplib.SMTPException, OSError) as failure:  # down, slow, full, greylisting: try again later
         if refused_for_good(failure):
             raise GaveUp(f"{kind} {ids}: the server refuses the address: {failure}") from failure
@@ -128,4 +127,6 @@ def send_mail(kind: str, ids: dict, attempt: int = 1) -> str:
         delay = retry_delay(attempt, settings.ARCHIVE_MAIL_RETRY_SECONDS)
         queue_mail(mail, attempt + 1, delay)
         return f"{kind} {ids}: attempt {attempt} failed ({failure}); attempt {attempt + 1} in {delay:g} s"
+    if message is None:
+        return f"{kind} {ids}: nothing to send any more"
     return f"{kind} {ids}: sent to {len(message.recipients())} address(es)"

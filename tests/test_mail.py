@@ -458,3 +458,18 @@ def test_approving_in_the_admin_notifies_the_subscribers(admin_client, client, p
     assert done.status_code == 302
     (notice,) = deliver(run_tasks, mail)
     assert notice.rcpt_tos == ["ann@example.org"] and f"#comment-{bo.pk}" in notice.body
+
+
+def test_a_mail_that_would_carry_a_header_fails_alone_and_the_worker_goes_on(client, post, mail, run_tasks,
+                                                                            settings):  # fmt: skip
+    """A subscription row whose address holds a line break (written past the form, say by hand or by an
+    old import): Django cannot address that mail, its task fails for good (not retried), the others go out."""
+    ann, confirmation = subscribed(client, post, run_tasks, mail, settings)
+    post_form(Client(), link(confirmation, CONFIRM))
+    Subscription.objects.create(post=post, comment=ann, email="eve@example.org\nBcc: victim@example.org",
+                                scope=Subscription.Scope.ALL, confirmed_at=ann.created_at)  # fmt: skip
+    _, received = reply(client, post, run_tasks, mail, author="Bo", email="bo@example.org", comment_parent=ann.pk)
+    assert [m.rcpt_tos for m in received] == [["ann@example.org"]]
+    failed = DBTaskResult.objects.get(status="FAILED")
+    assert failed.exception_class_path == "archive.tasks.GaveUp" and "cannot be sent" in failed.traceback
+    assert all("victim@example.org" not in m.rcpt_tos for m in mail.received)
