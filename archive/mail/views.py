@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -24,6 +25,7 @@ from django.views.decorators.http import require_http_methods
 from .. import crossorigin, moderation, notify, tasks
 from ..models import Comment, Subscription
 from . import links
+from .messages import expires_days
 
 CROSS_ORIGIN = "Nothing was done: the form was sent from a page of another site. Press the button here again."
 FORGET_THROTTLE_SECONDS = 3600  # one "forget me" mail per address an hour, however often the form is sent
@@ -57,8 +59,8 @@ def page(request: HttpRequest, title: str, status: int = 200, **context: object)
 
 def dead_link(request: HttpRequest, error: Exception) -> HttpResponse:
     if isinstance(error, links.Expired):
-        days = max(1, settings.ARCHIVE_MAIL_LINK_SECONDS // 86400)
-        message = f"Links in our mails work for {days} day{'s' if days != 1 else ''}; this one is older."
+        days = expires_days()
+        message = f"Links in our mails work for {days} day{pluralize(days)}; this one is older."
         return page(request, "This link has expired", 410, message=message)
     return page(request, "This link is not valid", 404,
                 message="It may have been cut short in the mail, or what it named no longer exists.")  # fmt: skip
@@ -158,8 +160,8 @@ def forget_confirm(request: HttpRequest, token: str) -> HttpResponse:
         return dead_link(request, error)
     if request.method == "POST":
         erased = notify.forget(email)
-        return page(request, "Forgotten", message=f"{erased} notification{'s' if erased != 1 else ''} of "
+        return page(request, "Forgotten", message=f"{erased} notification{pluralize(erased)} of "
                                                    f"{email} erased. You get no more mails from us.")  # fmt: skip
     count = notify.subscriptions_of(email).count()
     return page(request, "Erase your notifications?", button="Erase",
-                message=f"Erase the {count} notification{'s' if count != 1 else ''} of {email}?")  # fmt: skip
+                message=f"Erase the {count} notification{pluralize(count)} of {email}?")  # fmt: skip
