@@ -6,9 +6,9 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils.html import format_html
 
-from . import markup, moderation, policy
+from . import markup, moderation, notify, policy, tasks
 from .forms import normalise_comment
-from .models import Comment, Post
+from .models import Comment, Post, Subscription
 
 
 @admin.register(Post)
@@ -129,3 +129,22 @@ class CommentAdmin(admin.ModelAdmin):
         obj.content_html = markup.render_comment(obj.content) if obj.kind == Comment.Kind.COMMENT else ""
         obj.dedupe_key = form.dedupe_key
         super().save_model(request, obj, form, change)
+        if "status" in form.changed_data and obj.is_public:
+            tasks.queue_announcement([obj.pk], notify.PUBLISHED)
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    """Commenters' reply notifications: seen and deleted here, made only by their own confirmed choice."""
+
+    list_display = ["email", "scope", "post", "confirmed_at", "created_at"]
+    list_filter = ["scope", ("confirmed_at", admin.EmptyFieldListFilter), ("post", PostFilter)]
+    list_select_related = ["post"]
+    search_fields = ["email"]
+    readonly_fields = ["post", "comment", "email", "scope", "created_at", "confirmed_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -33,7 +33,6 @@ from django.views.decorators.http import require_safe
 
 from . import threads
 from .models import Comment, Post
-from .views import page_url
 
 SLASH = "http://purl.org/rss/1.0/modules/slash/"
 WFW = "http://wellformedweb.org/CommentAPI/"
@@ -177,7 +176,7 @@ def comment_entry(scope: Scope, comment: Comment) -> Entry:
     """A public response, linked to its `#comment-N` on the comment page that holds it. It answers its
     parent when the parent is public, else the post (RFC 4685 `thr:in-reply-to`)."""
     post = comment.post
-    page = scope.absolute(page_url(post, threads.page_of(comment)))
+    page = scope.absolute(post.get_page_url(threads.page_of(comment)))
     parent = comment.parent
     if parent is not None and parent.is_public:  # a parent shares its thread, so its comment page too
         in_reply_to = (comment_guid(scope, post, parent.pk), f"{page}#comment-{parent.pk}")

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from .models import Subscription
+
 # WordPress's limits, in bytes of UTF-8, as its database columns hold them.
 MAX_BYTES = {"author": 245, "email": 100, "url": 200, "comment": 65525}
 TOO_LONG = {
@@ -22,6 +24,9 @@ TOO_LONG = {
 }
 PARENT_UNAVAILABLE = "The comment you are replying to is not available; your reply was not saved."
 CONSENT_FIELD = "wp-comment-cookies-consent"
+SUBSCRIBE_FIELD = "subscribe"
+SCOPE_FIELD = "subscribe_scope"
+SUBSCRIBE_NEEDS_EMAIL = "Please enter your email address to get notifications by email."
 HONEYPOT_FIELD = "hp_homepage"
 
 
@@ -86,6 +91,12 @@ class ReplyForm(forms.Form):
     )
     # A field people never see; programs that fill every field fill it too.
     hp_homepage = forms.CharField(required=False)
+    # "Notify me of follow-up replies by email" (off unless ticked; archive/notify.py), and of what.
+    subscribe = forms.BooleanField(required=False)
+    subscribe_scope = forms.ChoiceField(
+        required=False, choices=Subscription.Scope.choices,
+        error_messages={"invalid_choice": "Please choose which follow-up comments to be notified of."},
+    )  # fmt: skip
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "%s")
@@ -100,6 +111,19 @@ class ReplyForm(forms.Form):
         if not text:
             raise ValidationError(self.fields["comment"].error_messages["required"], code="required")
         return text
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get(SUBSCRIBE_FIELD) and "email" in cleaned and not cleaned["email"]:
+            self.add_error("email", SUBSCRIBE_NEEDS_EMAIL)
+        return cleaned
+
+    @property
+    def notify_scope(self) -> str:
+        """What the reader asked to be told of by mail: "replies", "all", or "" (nothing; the default)."""
+        if not (settings.ARCHIVE_MAIL_ENABLED and self.cleaned_data.get(SUBSCRIBE_FIELD)):
+            return ""
+        return self.cleaned_data.get(SCOPE_FIELD) or "replies"
 
     @property
     def remember(self) -> bool:

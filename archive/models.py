@@ -76,6 +76,12 @@ class Post(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("archive:post", args=[self.slug])
 
+    def get_page_url(self, page: int | None) -> str:
+        """The post's comment page `page`; None is the newest, which is the permalink itself."""
+        if page is None:
+            return self.get_absolute_url()
+        return reverse("archive:post-comments", args=[self.slug, page])
+
     def get_trackback_url(self) -> str:
         return reverse("archive:trackback", args=[self.slug])
 
@@ -236,3 +242,33 @@ class SourceHostLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host} until {self.expires_at}"
+
+
+def new_subscription_key() -> str:
+    """32 URL-safe characters (192 random bits): the unsubscribe link names the subscription by this."""
+    return secrets.token_urlsafe(24)
+
+
+class Subscription(models.Model):
+    """A commenter asked, by the box on the reply form, to be told of what follows their comment. It
+    counts only once `confirmed_at` is set, by the link mailed to `email` (double opt-in)."""
+
+    class Scope(models.TextChoices):
+        REPLIES = "replies", "Replies to my comment"
+        ALL = "all", "All new comments on this post"
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="subscriptions")
+    comment = models.ForeignKey(
+        Comment, on_delete=models.CASCADE, related_name="subscriptions", help_text="The comment that asked."
+    )
+    email = models.EmailField(max_length=100, db_index=True, help_text="Lower-cased.")
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.REPLIES)
+    key = models.CharField(max_length=43, unique=True, default=new_subscription_key, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.email}: {self.get_scope_display().lower()} ({self.post})"

@@ -1,4 +1,5 @@
-"""Moderators' actions. Bulk updates bypass model signals, so the public change is announced here."""
+"""Moderators' actions. Bulk updates bypass model signals, so the public change is announced here, and
+responses made public are announced to their subscribers (archive.notify)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from . import notify, tasks
 from .models import Comment
 from .signals import public_change
 
@@ -19,6 +21,7 @@ def set_status(comments: QuerySet[Comment], status: str) -> int:
     now = timezone.now()
     todo = comments.exclude(status=status)
     post_ids = set(todo.values_list("post_id", flat=True))
+    published = list(todo.values_list("pk", flat=True)) if status == Comment.Status.APPROVED else []
     changed = 0
     if status != Comment.Status.TRASH:
         for pk in list(todo.filter(status=Comment.Status.TRASH).values_list("pk", flat=True)):
@@ -31,4 +34,5 @@ def set_status(comments: QuerySet[Comment], status: str) -> int:
     changed += todo.update(status=status, modified_at=now)
     if changed:
         public_change(post_ids, at=now)
+        tasks.queue_announcement(published, notify.PUBLISHED)
     return changed

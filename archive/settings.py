@@ -11,6 +11,8 @@ from pathlib import Path
 import dj_database_url
 import django_cache_url
 
+from archive.mail import config as mail_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -99,6 +101,13 @@ TEMPLATES = [
                 "archive.context_processors.site",
             ],
         },
+    },
+    {
+        # The mails' plain texts (templates/mail/): nothing in them is HTML, so nothing is escaped.
+        "NAME": "mail",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "OPTIONS": {"autoescape": False},
     },
 ]
 
@@ -240,6 +249,22 @@ ARCHIVE_PINGS_WINDOW_SECONDS = env_int("ARCHIVE_PINGS_WINDOW_SECONDS", 3600)
 ARCHIVE_TASK_LEASE_SECONDS = env_int("ARCHIVE_TASK_LEASE_SECONDS", 300)
 ARCHIVE_PINGBACK_VERIFY_NOW = env_bool("ARCHIVE_PINGBACK_VERIFY_NOW", False)
 ARCHIVE_MAX_XMLRPC_BYTES = env_int("ARCHIVE_MAX_XMLRPC_BYTES", 64 * 1024)
+
+# --- Mail (README: "Mail") --------------------------------------------------------------------------------
+# EMAIL_URL: smtp://, smtp+tls://, smtp+ssl:// or console://; empty: no mail, and no reply-notification box.
+EMAIL_URL = os.environ.get("EMAIL_URL", "")
+globals().update(mail_config.parse(EMAIL_URL))
+ARCHIVE_MAIL_ENABLED = bool(EMAIL_URL.strip())
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL") or "webmaster@localhost"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+ARCHIVE_MODERATOR_EMAILS = env_list("ARCHIVE_MODERATOR_EMAILS", "")
+ARCHIVE_NOTIFY_PUBLISHED = env_bool("ARCHIVE_NOTIFY_PUBLISHED", False)
+# Where the links in mails point (no request is at hand in the worker).
+_FIRST_HOST = ALLOWED_HOSTS[0].lstrip(".") if ALLOWED_HOSTS else "localhost"
+ARCHIVE_BASE_URL = (os.environ.get("ARCHIVE_BASE_URL") or f"{'https' if HTTPS else 'http'}://{_FIRST_HOST}").rstrip("/")
+ARCHIVE_MAIL_LINK_SECONDS = env_int("ARCHIVE_MAIL_LINK_SECONDS", 7 * 24 * 3600)
+ARCHIVE_MAIL_ATTEMPTS = env_int("ARCHIVE_MAIL_ATTEMPTS", 10)
+ARCHIVE_MAIL_RETRY_SECONDS = float(os.environ.get("ARCHIVE_MAIL_RETRY_SECONDS") or 60)
 
 LOGGING = {
     "version": 1,

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from . import feeds, loginlimit, sitemaps, views
+from .mail import views as mail_views
 from .pagecache import public_page
 from .pings import views as pings_views
 
@@ -17,6 +18,12 @@ archive_patterns = [
     path("robots.txt", sitemaps.robots_txt, name="robots"),
     path("healthz", views.healthz, name="healthz"),
     path("comments/post/", views.reply, name="reply"),
+    # The pages of the links in mails (archive/mail/views.py): personal, never cached.
+    path("comments/moderate/<str:token>/", mail_views.moderate, name="moderate"),
+    path("comments/subscription/<str:token>/", mail_views.confirm_subscription, name="subscription-confirm"),
+    path("comments/unsubscribe/<str:key>/", mail_views.unsubscribe, name="unsubscribe"),
+    path("comments/forget/", mail_views.forget, name="forget"),
+    path("comments/forget/<str:token>/", mail_views.forget_confirm, name="forget-confirm"),
     path("xmlrpc.php", pings_views.xmlrpc, name="pingback"),
     path("webmention/", pings_views.webmention_endpoint, name="webmention"),
     path("<slug:slug>/", views.post_detail, name="post"),

@@ -7,18 +7,18 @@ from functools import partial
 
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
 from django.utils.http import content_disposition_header, http_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import crossorigin, health, policy, readers, search, threads, trackback
+from . import crossorigin, health, notify, policy, readers, search, threads, trackback
 from .clientip import client_ip
-from .forms import CONSENT_FIELD, PARENT_UNAVAILABLE, ReplyForm
+from .forms import CONSENT_FIELD, PARENT_UNAVAILABLE, SCOPE_FIELD, SUBSCRIBE_FIELD, ReplyForm
 from .models import Comment, Post
 from .pagecache import public_page
 from .pings import discovery
@@ -57,12 +57,6 @@ def index(request: HttpRequest, page: int | None = None) -> HttpResponse:
 def post_detail(request: HttpRequest, slug: str, page: int | None = None) -> HttpResponse:
     post = get_object_or_404(Post.objects.without_original(), slug=slug)
     return post_page(request, post, page=page)
-
-
-def page_url(post: Post, page: int | None) -> str:
-    if page is None:
-        return post.get_absolute_url()
-    return reverse("archive:post-comments", args=[post.slug, page])
 
 
 def public_comment(post: Post, value: object) -> Comment | None:
@@ -105,13 +99,16 @@ def post_page(
         "form": form,
         "reply_to": reply_to,
         "notice": notice,
-        "page_url": page_url(post, page),
+        "page_url": post.get_page_url(page),
         "consent": consent,
         # Called by the template only when the article fragment is not in the cache.
         "trackback_rdf": partial(
             trackback.rdf_block, permalink, request.build_absolute_uri(post.get_trackback_url()), post.title
         ),
         "require_name_email": settings.ARCHIVE_REQUIRE_NAME_EMAIL,
+        "mail_enabled": settings.ARCHIVE_MAIL_ENABLED,
+        "subscribe": form.data.get(SUBSCRIBE_FIELD) if form.is_bound else "",
+        "subscribe_scope": (form.data.get(SCOPE_FIELD) if form.is_bound else "") or "replies",
         "refused": status >= 400,
     }
     response = render(request, "archive/post.html", context, status=status)
@@ -176,11 +173,14 @@ def reply(request: HttpRequest) -> HttpResponse:
         is_spam=form.is_spam,
     )
     try:
-        comment = policy.accept(candidate)
+        with transaction.atomic():  # the subscription is there when the comment's announcement is read
+            comment = policy.accept(candidate)
+            if form.notify_scope:
+                notify.subscribe(comment, form.notify_scope)
     except policy.Rejected as refusal:
         return post_page(request, post, form=form, status=refusal.status, notice=refusal.message)
     pending = readers.pending_tokens(request) | {comment.pending_token}  # "" (not held) names nothing
-    location = page_url(post, threads.page_of(comment, pending)) + f"#comment-{comment.pk}"
+    location = post.get_page_url(threads.page_of(comment, pending)) + f"#comment-{comment.pk}"
     response = HttpResponseRedirect(location)
     if comment.status == Comment.Status.PENDING:
         readers.add_pending(request, response, comment.pending_token)

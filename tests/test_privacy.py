@@ -75,7 +75,8 @@ def test_it_is_one_update_statement(post):
     with CaptureQueriesContext(connection) as queries:
         output = erase()
     assert "5 response(s)" in output
-    statements = [q["sql"] for q in queries.captured_queries]
+    # The rest deletes subscriptions never confirmed (archive/notify.py), in a table of their own.
+    statements = [q["sql"] for q in queries.captured_queries if "archive_subscription" not in q["sql"]]
     assert len(statements) == 1, statements
     assert statements[0].lstrip().upper().startswith("UPDATE")
 

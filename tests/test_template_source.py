@@ -74,3 +74,39 @@ def test_no_page_shows_template_source(discussion):
     for name, html in pages(discussion).items():
         assert b"<html" in html, name
         assert leaks(html) == [], name
+
+
+def test_no_mail_and_no_page_of_a_mail_link_shows_template_source(post, settings):
+    """The plain-text mails (templates/mail/) and the pages their links open, in every state."""
+    from urllib.parse import urlsplit
+
+    from archive import notify
+    from archive.mail import links, messages
+
+    settings.ARCHIVE_MAIL_ENABLED = True
+    settings.ARCHIVE_COMMENT_MODERATION = "open"
+    settings.ARCHIVE_MODERATOR_EMAILS = ["moderator@example.net"]
+    first = policy.accept(policy.Candidate(post=post, author="Ann", email="ann@example.com", content="First"))
+    held = policy.accept(policy.Candidate(post=post, parent=first, author="Bo", email="bo@example.com",
+                                          content="Held https://a.example https://b.example"))  # fmt: skip
+    ping = policy.accept(policy.Candidate(post=post, kind=Comment.Kind.TRACKBACK, url="https://blog.example/a",
+                                          title="A ping", content="Excerpt", blog_name="Blog"))  # fmt: skip
+    subscription = notify.subscribe(first, "all")
+    notify.confirm(subscription)
+    mails = [messages.held(held.pk), messages.published(first.pk), messages.published(ping.pk),
+             messages.reply(subscription.pk, ping.pk), messages.forget("ann@example.com")]  # fmt: skip
+    subscription.confirmed_at = None
+    subscription.save()
+    mails.append(messages.confirm(subscription.pk))
+    for mail in mails:
+        assert mail is not None
+        text = mail.subject + mail.body
+        assert not any(marker in text for marker in MARKERS), text
+    urls = (links.moderate_url(held, "approve"), links.confirm_url(subscription.pk),
+            links.unsubscribe_url(subscription.key), links.forget_url("ann@example.com"))  # fmt: skip
+    paths = [urlsplit(url).path for url in urls]
+    for path in [*paths, "/comments/forget/", "/comments/moderate/not-a-token/"]:
+        html = Client().get(path).content
+        assert b"<html" in html and leaks(html) == [], path
+    html = Client().post("/comments/forget/", {"email": "x"}, **SAME_ORIGIN).content
+    assert b"<html" in html and leaks(html) == []

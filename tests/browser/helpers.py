@@ -165,6 +165,44 @@ def make_thread(post: Post, server_url: str) -> Thread:
     return Thread(post, first, answer, answer_to_answer, second, long, trackback)
 
 
+@dataclass
+class MailPages:
+    """A held reply and a subscription, and the paths of the pages their mails' links open."""
+
+    held: Comment
+    moderate: str  # the approve link's confirmation page
+    confirm: str
+    unsubscribe: str
+    forget: str
+    forget_confirm: str
+
+
+def mail_pages(post: Post) -> MailPages:
+    """Through the application's own code (replies published at once, `open_comments`): a reply held for its
+    two links, a subscription asked for by a public one, and the signed links their mails would carry."""
+    from archive import notify
+    from archive.mail import links
+
+    held = policy.accept(policy.Candidate(post=post, author="Held Reader", email="held@example.org",
+                                          content="Held for its links: https://a.example/ and https://b.example/",
+                                          ip_address="192.0.2.8"))  # fmt: skip
+    assert held.status == Comment.Status.PENDING, held.status
+    public = respond(post, author="Ann", email="ann@example.org", content="Tell me about replies.")
+    subscription = notify.subscribe(public, "replies")
+
+    def path(url: str) -> str:
+        return urllib.parse.urlsplit(url).path
+
+    return MailPages(
+        held=held,
+        moderate=path(links.moderate_url(held, "approve")),
+        confirm=path(links.confirm_url(subscription.pk)),
+        unsubscribe=path(links.unsubscribe_url(subscription.key)),
+        forget="/comments/forget/",
+        forget_confirm=path(links.forget_url("ann@example.org")),
+    )
+
+
 # --- The reply form, as a reader uses it ---------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from archive.models import Comment
 
-from .helpers import PHONE, TITLE, contrast, expect, field, post_comment
+from .helpers import PHONE, TITLE, contrast, expect, field, mail_pages, post_comment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # Every rule axe runs by default (WCAG 2.0–2.2 A/AA and best practices), plus the target-size rule of WCAG 2.2.
@@ -68,6 +68,41 @@ def test_axe_with_a_form_error_shown(post, open_page, open_comments):
     assert post_comment(page).status == 400
     expect(page.locator("#author-error")).to_be_visible()
     expect(page.locator("#email-error")).to_be_visible()
+    assert axe_violations(page) == []
+    page.watch.assert_clean()
+
+
+@pytest.fixture
+def mail_on(settings, live_server) -> None:
+    """Mail configured (no SMTP server needed: the pages only queue tasks), its links to the live server."""
+    settings.ARCHIVE_MAIL_ENABLED = True
+    settings.ARCHIVE_BASE_URL = live_server.url
+
+
+def test_axe_on_the_pages_of_the_links_in_mails(post, open_comments, mail_on, open_page):
+    pages = mail_pages(post)
+    for path in (pages.confirm, pages.unsubscribe, pages.forget, pages.forget_confirm):
+        page = open_page(path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        assert axe_violations(page) == [], path
+        page.watch.assert_clean()
+    page = open_page(pages.moderate)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Approve?")
+    expect(page.locator(".moderated-response")).to_contain_text("Held for its links")
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Approve").click()  # Chromium's own Sec-Fetch-Site passes the check
+    expect(page.get_by_role("heading", level=1)).to_have_text("Approved")
+    assert axe_violations(page) == []
+    assert Comment.objects.get(pk=pages.held.pk).status == Comment.Status.APPROVED
+    page.watch.assert_clean()
+
+
+def test_axe_on_the_reply_form_with_the_notification_box(post, open_comments, mail_on, open_page):
+    page = open_page(post.get_absolute_url())
+    box = page.get_by_role("checkbox", name="Notify me of follow-up replies by email")
+    expect(box).not_to_be_checked()
+    choice = page.get_by_role("group", name="Notify me of")
+    expect(choice.get_by_role("radio", name="replies to my comment")).to_be_checked()
     assert axe_violations(page) == []
     page.watch.assert_clean()
 

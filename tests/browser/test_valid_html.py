@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import field, post_comment, run_vnu
+from .helpers import field, mail_pages, post_comment, run_vnu
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_nu_html_checker_finds_no_errors(vnu_command, thread, open_page, tmp_path):
+def test_the_nu_html_checker_finds_no_errors(vnu_command, thread, open_page, tmp_path, settings, live_server):
     served = {}  # file name → the bytes the server sent
 
     def save(name: str, response) -> None:
@@ -18,7 +18,7 @@ def test_the_nu_html_checker_finds_no_errors(vnu_command, thread, open_page, tmp
         served[name] = response.body()
 
     page = open_page(None)
-    page.watch.expect_status(404, 400)
+    page.watch.expect_status(404, 400, 410)
     article = thread.post.get_absolute_url()
     save("index.html", page.goto("/"))
     save("article-with-threads-and-trackback.html", page.goto(article))
@@ -30,6 +30,18 @@ def test_the_nu_html_checker_finds_no_errors(vnu_command, thread, open_page, tmp
     response = post_comment(page)
     assert response.status == 400
     save("form-error.html", response)
+    # The pages of the links in mails, and the reply form with its notification box (mail configured).
+    settings.ARCHIVE_MAIL_ENABLED = True
+    settings.ARCHIVE_BASE_URL = live_server.url
+    pages = mail_pages(thread.post)
+    save("article-with-notification-box.html", page.goto(f"{article}?replytocom={thread.first.pk}"))
+    for name in ("moderate", "confirm", "unsubscribe", "forget", "forget_confirm"):
+        save(f"mail-{name}.html", page.goto(getattr(pages, name)))
+    page.goto(pages.moderate)
+    with page.expect_navigation() as approved:
+        page.get_by_role("button", name="Approve").click()
+    save("mail-approved.html", approved.value)
+    save("mail-moderated.html", page.goto(pages.moderate))  # the used link's page (410)
 
     # What was checked is what a reader gets: the titles and the responses are in the saved files.
     assert b'<h1 class="pagetitle">Archived posts</h1>' in served["index.html"]
@@ -37,6 +49,9 @@ def test_the_nu_html_checker_finds_no_errors(vnu_command, thread, open_page, tmp
     assert b'<ol class="children">' in served["article-with-threads-and-trackback.html"]
     assert b"Error 404" in served["not-found.html"]
     assert b'id="author-error"' in served["form-error.html"]
+    assert b'id="subscribe"' in served["article-with-notification-box.html"]
+    assert b"moderated-response" in served["mail-moderate.html"]
+    assert b"This link has been used" in served["mail-moderated.html"]
 
     files = []
     for name, body in served.items():

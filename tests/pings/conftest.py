@@ -1,12 +1,9 @@
 """Fixtures of the Pingback and Webmention tests: the rules pinned, a source site on 127.0.0.1
-with the fetcher's address rule lifted (ARCHIVE_FETCH_ALLOW_PRIVATE), and `run_tasks`, which runs the real
-worker command (`task_worker --batch`) in this process, inside the test's database transaction."""
+with the fetcher's address rule lifted (ARCHIVE_FETCH_ALLOW_PRIVATE). (`run_tasks` is in tests/conftest.py.)"""
 
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
-from django_tasks_db.management.commands import db_worker
 
 from tests.ping_helpers import SourceSite
 
@@ -27,20 +24,6 @@ def _ping_rules(settings):
 def site():
     with SourceSite() as running:
         yield running
-
-
-@pytest.fixture
-def run_tasks(django_capture_on_commit_callbacks, monkeypatch):
-    """The worker command in this process. Its loop calls close_old_connections(), which closes a
-    connection found inside a transaction, which here is the test's own: that one call is skipped (the
-    worker-process tests in test_worker.py run it unchanged)."""
-    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
-
-    def run() -> None:
-        with django_capture_on_commit_callbacks(execute=True):
-            call_command("task_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
-
-    return run
 
 
 @pytest.fixture
