@@ -17,6 +17,7 @@ archive_patterns = [
     path("robots.txt", sitemaps.robots_txt, name="robots"),
     path("healthz", views.healthz, name="healthz"),
     path("comments/post/", views.reply, name="reply"),
+    path("comments/preview/", views.reply_preview, name="reply-preview"),
     path("xmlrpc.php", pings_views.xmlrpc, name="pingback"),
     path("webmention/", pings_views.webmention_endpoint, name="webmention"),
     path("<slug:slug>/", views.post_detail, name="post"),

@@ -16,9 +16,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import crossorigin, health, policy, readers, search, threads, trackback
+from . import crossorigin, health, markup, policy, readers, search, threads, trackback
 from .clientip import client_ip
-from .forms import CONSENT_FIELD, PARENT_UNAVAILABLE, ReplyForm
+from .forms import CONSENT_FIELD, PARENT_UNAVAILABLE, PREVIEW_FIELD, CommentTextForm, ReplyForm
 from .models import Comment, Post
 from .pagecache import public_page
 from .pings import discovery
@@ -81,9 +81,10 @@ def post_page(
     form: ReplyForm | None = None,
     status: int = 200,
     notice: str = "",
+    preview: str | None = None,
 ) -> HttpResponse:
     """The article with its responses and the reply form; also the answer to a refused reply, so the
-    reader's text is always still in the form."""
+    reader's text is always still in the form, and to a preview (`preview`: the text as it would be stored)."""
     pending = readers.pending_tokens(request)
     try:
         thread_page = threads.thread_page(post, page, pending)
@@ -96,8 +97,8 @@ def post_page(
         form = ReplyForm(initial={**initial, **remembered})
         consent = bool(remembered)
     else:
-        reply_to = public_comment(post, form.data.get("comment_parent"))
-        consent = bool(form.data.get(CONSENT_FIELD))
+        reply_to = public_comment(post, form.value_of("comment_parent"))
+        consent = bool(form.value_of(CONSENT_FIELD))
     permalink = request.build_absolute_uri(post.get_absolute_url())
     context = {
         "post": post,
@@ -113,6 +114,7 @@ def post_page(
         ),
         "require_name_email": settings.ARCHIVE_REQUIRE_NAME_EMAIL,
         "refused": status >= 400,
+        "preview": preview,
     }
     response = render(request, "archive/post.html", context, status=status)
     discovery.add_headers(response, request, post)
@@ -154,6 +156,8 @@ def reply(request: HttpRequest) -> HttpResponse:
         raise Http404("No such post")
     if not post.comments_open:
         return post_page(request, post, form=form, status=403, notice=policy.COMMENTS_CLOSED_MESSAGE)
+    if PREVIEW_FIELD in request.POST:
+        return preview_page(request, post)
     if not form.is_valid():
         return post_page(request, post, form=form, status=400)
     parent = None
@@ -188,6 +192,32 @@ def reply(request: HttpRequest) -> HttpResponse:
     else:
         readers.forget(response)
     return response
+
+
+def preview_page(request: HttpRequest, post: Post) -> HttpResponse:
+    """The "Preview" button without JavaScript: the page again, the text rendered above the form as it would
+    be stored and every field as typed. Nothing is stored, so no rule but the text's own runs (a preview is
+    neither a flood nor a duplicate), and the other fields are not judged until the reply is posted."""
+    text = CommentTextForm(request.POST)
+    typed = {name: request.POST.get(name, "") for name in ReplyForm.base_fields}
+    typed[CONSENT_FIELD] = request.POST.get(CONSENT_FIELD, "")
+    form = ReplyForm(initial=typed)  # unbound: the fields show what was typed, with no error marks
+    if not text.is_valid():
+        return post_page(request, post, form=form, status=400, notice=text.errors["comment"][0])
+    return post_page(request, post, form=form, preview=markup.render_comment(text.cleaned_data["comment"]))
+
+
+@csrf_exempt  # as `reply`: the origin is checked instead
+@require_POST
+@never_cache
+def reply_preview(request: HttpRequest) -> HttpResponse:
+    """The "Preview" button with JavaScript: only the sanitised HTML of the text, for the script to insert."""
+    if crossorigin.refusal(request):
+        return HttpResponse(CROSS_ORIGIN_MESSAGE, status=403, content_type="text/plain; charset=utf-8")
+    text = CommentTextForm(request.POST)
+    if not text.is_valid():
+        return HttpResponse(text.errors["comment"][0], status=400, content_type="text/plain; charset=utf-8")
+    return HttpResponse(markup.render_comment(text.cleaned_data["comment"]), content_type="text/html; charset=utf-8")
 
 
 def xml_answer(message: str | None = None, status: int = 200) -> HttpResponse:
