@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import content_disposition_header, http_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -99,6 +102,8 @@ def post_page(
     else:
         reply_to = public_comment(post, form.value_of("comment_parent"))
         consent = bool(form.value_of(CONSENT_FIELD))
+    own = readers.own_tokens(request)
+    since = edit_window_start()
     permalink = request.build_absolute_uri(post.get_absolute_url())
     context = {
         "post": post,
@@ -115,6 +120,8 @@ def post_page(
         "require_name_email": settings.ARCHIVE_REQUIRE_NAME_EMAIL,
         "refused": status >= 400,
         "preview": preview,
+        # The replies this reader may still edit: their own cookie names them (the page is private then).
+        "editable": {c.pk for c in threads.comments_of(thread_page) if c.editable_by(own, since)} if own else set(),
     }
     response = render(request, "archive/post.html", context, status=status)
     discovery.add_headers(response, request, post)
@@ -187,6 +194,8 @@ def reply(request: HttpRequest) -> HttpResponse:
     response = HttpResponseRedirect(location)
     if comment.status == Comment.Status.PENDING:
         readers.add_pending(request, response, comment.pending_token)
+    if comment.author_token and comment.status != Comment.Status.SPAM:
+        readers.add_own(request, response, comment.author_token)
     if form.remember:
         readers.remember(response, candidate.author, candidate.email, candidate.url)
     else:
@@ -218,6 +227,75 @@ def reply_preview(request: HttpRequest) -> HttpResponse:
     if not text.is_valid():
         return HttpResponse(text.errors["comment"][0], status=400, content_type="text/plain; charset=utf-8")
     return HttpResponse(markup.render_comment(text.cleaned_data["comment"]), content_type="text/html; charset=utf-8")
+
+
+def edit_window_start():
+    return timezone.now() - timedelta(minutes=settings.ARCHIVE_EDIT_MINUTES)
+
+
+def own_reply(request: HttpRequest, pk: int) -> Comment | None:
+    """The reply `pk` if this browser wrote it and its edit window is open; None otherwise (404 if none)."""
+    comment = get_object_or_404(Comment.objects.select_related("post"), pk=pk)
+    return comment if comment.editable_by(readers.own_tokens(request), edit_window_start()) else None
+
+
+def change_closed(request: HttpRequest, text: str = "") -> HttpResponse:
+    """403: not this browser's reply, or its window has passed. Any text typed is handed back."""
+    context = {"text": text, "minutes": settings.ARCHIVE_EDIT_MINUTES}
+    return render(request, "archive/change_closed.html", context, status=403)
+
+
+def after_change(request: HttpRequest, comment: Comment) -> HttpResponse:
+    pending = readers.pending_tokens(request) | {comment.pending_token}
+    location = page_url(comment.post, threads.page_of(comment, pending)) + f"#comment-{comment.pk}"
+    response = HttpResponseRedirect(location)
+    if comment.status == Comment.Status.PENDING:
+        readers.add_pending(request, response, comment.pending_token)
+    return response
+
+
+@csrf_exempt  # the origin is checked instead, as for `reply`
+@require_http_methods(["GET", "HEAD", "POST"])
+@never_cache
+def edit_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """The author's edit form, prefilled with their Markdown; a POST runs the rules again (policy.revise)."""
+    typed = request.POST.get("comment", "") if request.method == "POST" else ""
+    if request.method == "POST" and crossorigin.refusal(request):
+        return change_closed(request, typed)
+    comment = own_reply(request, pk)
+    if comment is None:
+        return change_closed(request, typed)
+    form, notice, status = CommentTextForm(initial={"comment": comment.content}), "", 200
+    if request.method == "POST":
+        form = CommentTextForm(request.POST)
+        if form.is_valid():
+            try:
+                return after_change(request, policy.revise(comment, form.cleaned_data["comment"]))
+            except policy.Rejected as refusal:
+                notice, status = refusal.message, refusal.status
+        else:
+            status = 400
+    context = {"comment": comment, "form": form, "notice": notice, "until": comment.created_at + timedelta(
+        minutes=settings.ARCHIVE_EDIT_MINUTES)}
+    return render(request, "archive/edit_reply.html", context, status=status)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+@never_cache
+def delete_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """A confirmation page; its POST moves the reply to the trash, where moderators still see it."""
+    if request.method == "POST" and crossorigin.refusal(request):
+        return change_closed(request)
+    comment = own_reply(request, pk)
+    if comment is None:
+        return change_closed(request)
+    if request.method != "POST":
+        return render(request, "archive/delete_reply.html", {"comment": comment})
+    comment.status = Comment.Status.TRASH
+    with transaction.atomic():
+        comment.save(update_fields=["status", "modified_at"])  # the page cache moves on (signals.py)
+    return HttpResponseRedirect(comment.post.get_absolute_url() + "#comments")
 
 
 def xml_answer(message: str | None = None, status: int = 200) -> HttpResponse:
