@@ -17,6 +17,7 @@ archive_patterns = [
     path("robots.txt", sitemaps.robots_txt, name="robots"),
     path("healthz", views.healthz, name="healthz"),
     path("comments/post/", views.reply, name="reply"),
+    path("avatars/<str:digest>.svg", views.avatar, name="avatar"),
     path("comments/preview/", views.reply_preview, name="reply-preview"),
     path("comments/<int:pk>/edit/", views.edit_reply, name="reply-edit"),
     path("comments/<int:pk>/delete/", views.delete_reply, name="reply-delete"),

@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import crossorigin, health, markup, policy, readers, search, threads, trackback
+from . import avatars, crossorigin, health, markup, policy, readers, search, threads, trackback
 from .clientip import client_ip
 from .forms import CONSENT_FIELD, PARENT_UNAVAILABLE, PREVIEW_FIELD, CommentTextForm, ReplyForm
 from .models import Comment, Post
@@ -296,6 +296,17 @@ def delete_reply(request: HttpRequest, pk: int) -> HttpResponse:
     with transaction.atomic():
         comment.save(update_fields=["status", "modified_at"])  # the page cache moves on (signals.py)
     return HttpResponseRedirect(comment.post.get_absolute_url() + "#comments")
+
+
+@csrf_exempt
+@require_safe
+def avatar(request: HttpRequest, digest: str) -> HttpResponse:
+    """A generated avatar: the digest names it, so it never changes (immutable for a year)."""
+    if not avatars.DIGEST.fullmatch(digest):
+        raise Http404("No such avatar")
+    response = HttpResponse(avatars.identicon_svg(digest), content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
 
 
 def xml_answer(message: str | None = None, status: int = 200) -> HttpResponse:
