@@ -4,11 +4,11 @@ actions. Archived posts are read-only here except their open/closed switches."""
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from . import markup, moderation, notify, policy, tasks
 from .forms import normalise_comment
-from .models import Comment, Post, Subscription
+from .models import Comment, CommentEdit, Post, Subscription
 
 
 @admin.register(Post)
@@ -109,7 +109,8 @@ class CommentAdmin(admin.ModelAdmin):
     # The thread's shape is the readers': parent and thread are shown, not edited (a parent of another
     # post, or the comment itself, would hide it or its replies).
     readonly_fields = ["post", "kind", "mention_type", "source_url", "published_at", "parent", "thread",
-                       "content_html", "ip_address", "user_agent", "created_at", "modified_at"]  # fmt: skip
+                       "content_html", "ip_address", "user_agent", "created_at", "modified_at",
+                       "earlier_texts"]  # fmt: skip
     actions = [
         _status_action(Comment.Status.APPROVED, "Approve"),
         _status_action(Comment.Status.PENDING, "Unapprove"),
@@ -121,6 +122,12 @@ class CommentAdmin(admin.ModelAdmin):
     def excerpt(self, obj: Comment) -> str:
         text = obj.content if obj.kind == Comment.Kind.COMMENT else f"{obj.title} — {obj.content}"
         return text[:80] + ("…" if len(text) > 80 else "")
+
+    @admin.display(description="Texts its author replaced (first text first)")
+    def earlier_texts(self, obj: Comment) -> str:
+        edits = CommentEdit.objects.filter(comment=obj)
+        return format_html_join("", "<p>{} ({}):</p><pre>{}</pre>",
+                                ((e.edited_at, e.status, e.content) for e in edits)) or "—"  # fmt: skip
 
     def has_add_permission(self, request) -> bool:
         return False

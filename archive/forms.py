@@ -27,6 +27,7 @@ CONSENT_FIELD = "wp-comment-cookies-consent"
 SUBSCRIBE_FIELD = "subscribe"
 SCOPE_FIELD = "subscribe_scope"
 SUBSCRIBE_NEEDS_EMAIL = "Please enter your email address to get notifications by email."
+PREVIEW_FIELD = "preview"  # the name of the form's "Preview" button: its POST stores nothing
 HONEYPOT_FIELD = "hp_homepage"
 
 
@@ -57,14 +58,29 @@ class HttpURLField(forms.URLField):
     default_validators = [URLValidator(schemes=["http", "https"])]
 
 
-class ReplyForm(forms.Form):
-    """Field names and ids are WordPress's own, so themes' CSS and scripts, and people's habits, still fit."""
+class CommentTextForm(forms.Form):
+    """The reply's text alone, with the reply form's limits: what a preview renders and an edit replaces."""
 
     comment = forms.CharField(
         strip=False,  # leading spaces are Markdown (an indented code block); `clean_comment` trims the rest
         validators=[byte_limit("comment")],
         error_messages={"required": "Please type your comment text."},
     )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "%s")
+        super().__init__(*args, **kwargs)
+
+    def clean_comment(self) -> str:
+        text = normalise_comment(self.cleaned_data["comment"])
+        if not text:
+            raise ValidationError(self.fields["comment"].error_messages["required"], code="required")
+        return text
+
+
+class ReplyForm(CommentTextForm):
+    """Field names and ids are WordPress's own, so themes' CSS and scripts, and people's habits, still fit."""
+
     author = forms.CharField(
         required=False,
         validators=[byte_limit("author")],
@@ -99,18 +115,11 @@ class ReplyForm(forms.Form):
     )  # fmt: skip
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("auto_id", "%s")
         super().__init__(*args, **kwargs)
         self.fields[CONSENT_FIELD] = forms.BooleanField(required=False)
         required = settings.ARCHIVE_REQUIRE_NAME_EMAIL
         self.fields["author"].required = required
         self.fields["email"].required = required
-
-    def clean_comment(self) -> str:
-        text = normalise_comment(self.cleaned_data["comment"])
-        if not text:
-            raise ValidationError(self.fields["comment"].error_messages["required"], code="required")
-        return text
 
     def clean(self):
         cleaned = super().clean()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Collection
+from datetime import datetime
 
 from django.db import models
 from django.db.models import Count, Q
@@ -189,6 +190,10 @@ class Comment(models.Model):
         editable=False,
         help_text="Digest of what makes two responses the same; unique per post outside the trash.",
     )
+    author_token = models.CharField(
+        max_length=43, blank=True, default="", editable=False,
+        help_text="Random, set when a reply is stored: its author's cookie names it by this to edit or delete it.",
+    )  # fmt: skip
     wp_comment_id = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="wp:comment_id of an imported response: its content is WordPress HTML."
     )
@@ -212,6 +217,16 @@ class Comment(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by {self.display_author} on {self.post}"
 
+    def editable_by(self, tokens: Collection[str], since: datetime) -> bool:
+        """Its author's to change: their cookie names it, it was written after `since`, it is not trashed."""
+        return (
+            self.kind == self.Kind.COMMENT
+            and bool(self.author_token)
+            and self.author_token in tokens
+            and self.created_at >= since
+            and self.status in (self.Status.APPROVED, self.Status.PENDING)
+        )
+
     @property
     def display_author(self) -> str:
         if self.kind == self.Kind.WEBMENTION:
@@ -231,6 +246,21 @@ class Comment(models.Model):
 
 
 REACTION_TYPES = (Comment.MentionType.LIKE, Comment.MentionType.REPOST, Comment.MentionType.BOOKMARK)
+
+
+class CommentEdit(models.Model):
+    """A text its author replaced by an edit, kept for moderators (the first text is the oldest row)."""
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="edits")
+    content = models.TextField(help_text="The Markdown the edit replaced.")
+    status = models.CharField(max_length=10, choices=Comment.Status.choices, help_text="Its status then.")
+    edited_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["edited_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Edit of {self.comment_id} at {self.edited_at}"
 
 
 class SourceHostLease(models.Model):

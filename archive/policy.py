@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import markup
-from .models import Comment, Post, new_pending_token
+from .models import Comment, CommentEdit, Post, new_pending_token
 
 DUPLICATE_MESSAGE = "Duplicate comment detected; it looks as though you’ve already said that!"
 DUPLICATE_PING_MESSAGE = "There is already a ping from that URL for this post."
@@ -198,6 +198,7 @@ def accept(candidate: Candidate) -> Comment:
                 kind=candidate.kind,
                 status=status,
                 pending_token=new_pending_token() if status == Comment.Status.PENDING else "",
+                author_token="" if candidate.is_ping else new_pending_token(),
                 author=candidate.author,
                 author_email=candidate.email,
                 author_url=candidate.url,
@@ -214,4 +215,29 @@ def accept(candidate: Candidate) -> Comment:
             )
     except IntegrityError:
         # Another request stored the same response between our check and our insert.
+        raise duplicate_rejection(candidate) from None
+
+
+def revise(comment: Comment, content: str) -> Comment:
+    """Its author's edit of a reply, through the same rules as a new one (but flood: it is no new reply):
+    no copy of another response, the text rendered again, and held when the blocklist or the links say so
+    (an edit never publishes a held reply). The replaced text is kept for moderators (`CommentEdit`)."""
+    candidate = Candidate(
+        post=comment.post, parent=comment.parent, author=comment.author, email=comment.author_email,
+        url=comment.author_url, content=content, ip_address=comment.ip_address, user_agent=comment.user_agent,
+    )  # fmt: skip
+    key = candidate.dedupe_key()
+    content_html = markup.render_comment(content)
+    try:
+        with transaction.atomic():
+            check_duplicate(candidate, key, edited=comment)
+            CommentEdit.objects.create(comment=comment, content=comment.content, status=comment.status)
+            held = comment.status == Comment.Status.PENDING
+            if held or moderation_status(candidate, content_html) == Comment.Status.PENDING:
+                comment.status = Comment.Status.PENDING
+                comment.pending_token = comment.pending_token or new_pending_token()
+            comment.content, comment.content_html, comment.dedupe_key = content, content_html, key
+            comment.save()  # a save of an existing response: the page cache moves on (signals.py)
+            return comment
+    except IntegrityError:
         raise duplicate_rejection(candidate) from None

@@ -23,7 +23,8 @@ from django.http import HttpRequest, HttpResponse
 PERSONAL_PREFIX = "comment_author_"
 PENDING_COOKIE = PERSONAL_PREFIX + "pending"
 REMEMBER_COOKIE = PERSONAL_PREFIX + "details"
-PERSONAL_COOKIES = (PENDING_COOKIE, REMEMBER_COOKIE)
+AUTHOR_COOKIE = PERSONAL_PREFIX + "edit"  # the replies this browser wrote, while they may be edited
+PERSONAL_COOKIES = (PENDING_COOKIE, REMEMBER_COOKIE, AUTHOR_COOKIE)
 MAX_PENDING = 20
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22,43}")  # models.new_pending_token()
 
@@ -65,6 +66,22 @@ def add_pending(request: HttpRequest, response: HttpResponse, token: str) -> Non
     """Remember one more held reply; the newest MAX_PENDING are kept."""
     tokens = [*(held for held in _pending(request) if held != token), token][-MAX_PENDING:]
     _write(response, PENDING_COOKIE, tokens, settings.ARCHIVE_PENDING_VISIBLE_SECONDS)
+
+
+def own_tokens(request: HttpRequest) -> frozenset[str]:
+    """The `author_token`s of the replies this browser stored inside the edit window."""
+    value = _read(request, AUTHOR_COOKIE, settings.ARCHIVE_EDIT_MINUTES * 60)
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(item for item in value if isinstance(item, str) and TOKEN.fullmatch(item))
+
+
+def add_own(request: HttpRequest, response: HttpResponse, token: str) -> None:
+    """Remember one more reply of this browser's; the cookie lives as long as the edit window."""
+    if settings.ARCHIVE_EDIT_MINUTES <= 0:
+        return
+    tokens = [*(own for own in own_tokens(request) if own != token), token][-MAX_PENDING:]
+    _write(response, AUTHOR_COOKIE, tokens, settings.ARCHIVE_EDIT_MINUTES * 60)
 
 
 def remembered(request: HttpRequest) -> dict[str, str]:

@@ -229,6 +229,8 @@ ARCHIVE_THREAD_DEPTH = env_int("ARCHIVE_THREAD_DEPTH", 5)
 ARCHIVE_COMMENTS_PER_PAGE = env_int("ARCHIVE_COMMENTS_PER_PAGE", 50)
 ARCHIVE_PENDING_VISIBLE_SECONDS = env_int("ARCHIVE_PENDING_VISIBLE_SECONDS", 7 * 24 * 3600)
 ARCHIVE_REMEMBER_SECONDS = env_int("ARCHIVE_REMEMBER_SECONDS", 365 * 24 * 3600)
+# How long the author of a reply may edit or delete it from the browser that wrote it (archive/editing.py).
+ARCHIVE_EDIT_MINUTES = env_int("ARCHIVE_EDIT_MINUTES", 15)
 ARCHIVE_KEEP_IP_DAYS = env_int("ARCHIVE_KEEP_IP_DAYS", 30)
 # Admin login: this many failed attempts for one username from one client IP (4× as many from one IP over
 # any usernames) within the window → 429. See archive/loginlimit.py.

@@ -109,6 +109,16 @@ def thread_page(post: Post, number: int | None, pending_tokens: frozenset[str] =
     )
 
 
+def comments_of(page: ThreadPage) -> list[Comment]:
+    """Every comment shown on the page, at any depth."""
+    found, todo = [], list(page.nodes)
+    while todo:
+        node = todo.pop()
+        found.append(node.comment)
+        todo.extend(node.children)
+    return found
+
+
 def reactions(post: Post) -> list[tuple[str, list[Comment]]]:
     """The post's public likes, reposts and bookmarks, grouped under their labels, oldest first."""
     found = Comment.objects.public().filter(post=post).exclude(IN_THREADS).order_by("created_at", "id")

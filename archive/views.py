@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -11,14 +12,23 @@ from django.db import transaction
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.utils.http import content_disposition_header, http_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import crossorigin, health, notify, policy, readers, search, threads, trackback
+from . import avatars, crossorigin, health, markup, notify, policy, readers, search, threads, trackback
 from .clientip import client_ip
-from .forms import CONSENT_FIELD, PARENT_UNAVAILABLE, SCOPE_FIELD, SUBSCRIBE_FIELD, ReplyForm
+from .forms import (
+    CONSENT_FIELD,
+    PARENT_UNAVAILABLE,
+    PREVIEW_FIELD,
+    SCOPE_FIELD,
+    SUBSCRIBE_FIELD,
+    CommentTextForm,
+    ReplyForm,
+)
 from .models import Comment, Post
 from .pagecache import public_page
 from .pings import discovery
@@ -75,9 +85,10 @@ def post_page(
     form: ReplyForm | None = None,
     status: int = 200,
     notice: str = "",
+    preview: str | None = None,
 ) -> HttpResponse:
     """The article with its responses and the reply form; also the answer to a refused reply, so the
-    reader's text is always still in the form."""
+    reader's text is always still in the form, and to a preview (`preview`: the text as it would be stored)."""
     pending = readers.pending_tokens(request)
     try:
         thread_page = threads.thread_page(post, page, pending)
@@ -90,8 +101,10 @@ def post_page(
         form = ReplyForm(initial={**initial, **remembered})
         consent = bool(remembered)
     else:
-        reply_to = public_comment(post, form.data.get("comment_parent"))
-        consent = bool(form.data.get(CONSENT_FIELD))
+        reply_to = public_comment(post, form.value_of("comment_parent"))
+        consent = bool(form.value_of(CONSENT_FIELD))
+    own = readers.own_tokens(request)
+    since = edit_window_start()
     permalink = request.build_absolute_uri(post.get_absolute_url())
     context = {
         "post": post,
@@ -107,9 +120,12 @@ def post_page(
         ),
         "require_name_email": settings.ARCHIVE_REQUIRE_NAME_EMAIL,
         "mail_enabled": settings.ARCHIVE_MAIL_ENABLED,
-        "subscribe": form.data.get(SUBSCRIBE_FIELD) if form.is_bound else "",
-        "subscribe_scope": (form.data.get(SCOPE_FIELD) if form.is_bound else "") or "replies",
+        "subscribe": form.value_of(SUBSCRIBE_FIELD),
+        "subscribe_scope": form.value_of(SCOPE_FIELD) or "replies",
         "refused": status >= 400,
+        "preview": preview,
+        # The replies this reader may still edit: their own cookie names them (the page is private then).
+        "editable": {c.pk for c in threads.comments_of(thread_page) if c.editable_by(own, since)} if own else set(),
     }
     response = render(request, "archive/post.html", context, status=status)
     discovery.add_headers(response, request, post)
@@ -152,6 +168,8 @@ def reply(request: HttpRequest) -> HttpResponse:
         raise Http404("No such post")
     if not post.comments_open:
         return post_page(request, post, form=form, status=403, notice=policy.COMMENTS_CLOSED_MESSAGE)
+    if PREVIEW_FIELD in request.POST:
+        return preview_page(request, post)
     if not form.is_valid():
         return post_page(request, post, form=form, status=400)
     parent = None
@@ -184,10 +202,118 @@ def reply(request: HttpRequest) -> HttpResponse:
     response = HttpResponseRedirect(location)
     if comment.status == Comment.Status.PENDING:
         readers.add_pending(request, response, comment.pending_token)
+    if comment.author_token and comment.status != Comment.Status.SPAM:
+        readers.add_own(request, response, comment.author_token)
     if form.remember:
         readers.remember(response, candidate.author, candidate.email, candidate.url)
     else:
         readers.forget(response)
+    return response
+
+
+def preview_page(request: HttpRequest, post: Post) -> HttpResponse:
+    """The "Preview" button without JavaScript: the page again, the text rendered above the form as it would
+    be stored and every field as typed. Nothing is stored, so no rule but the text's own runs (a preview is
+    neither a flood nor a duplicate), and the other fields are not judged until the reply is posted."""
+    text = CommentTextForm(request.POST)
+    typed = {name: request.POST.get(name, "") for name in ReplyForm.base_fields}
+    typed[CONSENT_FIELD] = request.POST.get(CONSENT_FIELD, "")
+    form = ReplyForm(initial=typed)  # unbound: the fields show what was typed, with no error marks
+    if not text.is_valid():
+        return post_page(request, post, form=form, status=400, notice=text.errors["comment"][0])
+    return post_page(request, post, form=form, preview=markup.render_comment(text.cleaned_data["comment"]))
+
+
+@csrf_exempt  # as `reply`: the origin is checked instead
+@require_POST
+@never_cache
+def reply_preview(request: HttpRequest) -> HttpResponse:
+    """The "Preview" button with JavaScript: only the sanitised HTML of the text, for the script to insert."""
+    if crossorigin.refusal(request):
+        return HttpResponse(CROSS_ORIGIN_MESSAGE, status=403, content_type="text/plain; charset=utf-8")
+    text = CommentTextForm(request.POST)
+    if not text.is_valid():
+        return HttpResponse(text.errors["comment"][0], status=400, content_type="text/plain; charset=utf-8")
+    return HttpResponse(markup.render_comment(text.cleaned_data["comment"]), content_type="text/html; charset=utf-8")
+
+
+def edit_window_start():
+    return timezone.now() - timedelta(minutes=settings.ARCHIVE_EDIT_MINUTES)
+
+
+def own_reply(request: HttpRequest, pk: int) -> Comment | None:
+    """The reply `pk` if this browser wrote it and its edit window is open; None otherwise (404 if none)."""
+    comment = get_object_or_404(Comment.objects.select_related("post"), pk=pk)
+    return comment if comment.editable_by(readers.own_tokens(request), edit_window_start()) else None
+
+
+def change_closed(request: HttpRequest, text: str = "") -> HttpResponse:
+    """403: not this browser's reply, or its window has passed. Any text typed is handed back."""
+    context = {"text": text, "minutes": settings.ARCHIVE_EDIT_MINUTES}
+    return render(request, "archive/change_closed.html", context, status=403)
+
+
+def after_change(request: HttpRequest, comment: Comment) -> HttpResponse:
+    pending = readers.pending_tokens(request) | {comment.pending_token}
+    location = comment.post.get_page_url(threads.page_of(comment, pending)) + f"#comment-{comment.pk}"
+    response = HttpResponseRedirect(location)
+    if comment.status == Comment.Status.PENDING:
+        readers.add_pending(request, response, comment.pending_token)
+    return response
+
+
+@csrf_exempt  # the origin is checked instead, as for `reply`
+@require_http_methods(["GET", "HEAD", "POST"])
+@never_cache
+def edit_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """The author's edit form, prefilled with their Markdown; a POST runs the rules again (policy.revise)."""
+    typed = request.POST.get("comment", "") if request.method == "POST" else ""
+    if request.method == "POST" and crossorigin.refusal(request):
+        return change_closed(request, typed)
+    comment = own_reply(request, pk)
+    if comment is None:
+        return change_closed(request, typed)
+    form, notice, status = CommentTextForm(initial={"comment": comment.content}), "", 200
+    if request.method == "POST":
+        form = CommentTextForm(request.POST)
+        if form.is_valid():
+            try:
+                return after_change(request, policy.revise(comment, form.cleaned_data["comment"]))
+            except policy.Rejected as refusal:
+                notice, status = refusal.message, refusal.status
+        else:
+            status = 400
+    context = {"comment": comment, "form": form, "notice": notice, "until": comment.created_at + timedelta(
+        minutes=settings.ARCHIVE_EDIT_MINUTES)}
+    return render(request, "archive/edit_reply.html", context, status=status)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+@never_cache
+def delete_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """A confirmation page; its POST moves the reply to the trash, where moderators still see it."""
+    if request.method == "POST" and crossorigin.refusal(request):
+        return change_closed(request)
+    comment = own_reply(request, pk)
+    if comment is None:
+        return change_closed(request)
+    if request.method != "POST":
+        return render(request, "archive/delete_reply.html", {"comment": comment})
+    comment.status = Comment.Status.TRASH
+    with transaction.atomic():
+        comment.save(update_fields=["status", "modified_at"])  # the page cache moves on (signals.py)
+    return HttpResponseRedirect(comment.post.get_absolute_url() + "#comments")
+
+
+@csrf_exempt
+@require_safe
+def avatar(request: HttpRequest, digest: str) -> HttpResponse:
+    """A generated avatar: the digest names it, so it never changes (immutable for a year)."""
+    if not avatars.DIGEST.fullmatch(digest):
+        raise Http404("No such avatar")
+    response = HttpResponse(avatars.identicon_svg(digest), content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
 
 

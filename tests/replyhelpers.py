@@ -175,6 +175,8 @@ def form_values(doc: Element) -> dict[str, object]:
             continue
         if el.tag == "textarea":
             values[name] = el.text()
+        elif el.tag == "input" and el.get("type") == "submit":
+            continue  # a browser sends only the button clicked (fill_in: "Post Comment")
         elif el.tag == "input" and el.get("type") == "checkbox":
             values[name] = "checked" in el.attrs
         elif el.tag == "input":
@@ -259,6 +261,7 @@ def fill_in(client: Client, url: str, *, remote_addr: str = "127.0.0.1", **typed
             data[name] = "yes"
         elif value is not False:
             data[name] = value
+    data["submit"] = "Post Comment"
     data.update(typed)
     data = {key: value for key, value in data.items() if value is not None}
     return send(client, data, REMOTE_ADDR=remote_addr)

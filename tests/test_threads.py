@@ -205,7 +205,8 @@ def test_reply_links_are_plain_links_and_the_script_is_external(post):
     link = reply_link(comment_item(doc, top))
     assert link.get("rel") == "nofollow"
     assert link.get("onclick") is None
-    assert [s.get("src") for s in scripts(doc)] == [static("archive/comment-reply.js")]
+    assert [s.get("src") for s in scripts(doc)] == [static("archive/comment-reply.js"),
+                                                    static("archive/comment-preview.js")]
     assert all(s.text().strip() == "" for s in scripts(doc))
     assert finders.find("archive/comment-reply.js")
 
