@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_cache_url
+from django.core.exceptions import ImproperlyConfigured
 
 from archive.mail import config as mail_config
 
@@ -231,6 +232,12 @@ ARCHIVE_PENDING_VISIBLE_SECONDS = env_int("ARCHIVE_PENDING_VISIBLE_SECONDS", 7 *
 ARCHIVE_REMEMBER_SECONDS = env_int("ARCHIVE_REMEMBER_SECONDS", 365 * 24 * 3600)
 # How long the author of a reply may edit or delete it from the browser that wrote it (archive/editing.py).
 ARCHIVE_EDIT_MINUTES = env_int("ARCHIVE_EDIT_MINUTES", 15)
+# Avatars: "generated" (made here) or "gravatar" (fetched by this site from ARCHIVE_GRAVATAR_URL and served
+# from here, so CSP img-src 'self' holds); see archive/avatars.py.
+ARCHIVE_AVATARS = os.environ.get("ARCHIVE_AVATARS", "generated").strip().lower()
+if ARCHIVE_AVATARS not in ("generated", "gravatar"):
+    raise ImproperlyConfigured(f"ARCHIVE_AVATARS must be generated or gravatar, not {ARCHIVE_AVATARS!r}")
+ARCHIVE_GRAVATAR_URL = os.environ.get("ARCHIVE_GRAVATAR_URL", "https://secure.gravatar.com/avatar/")
 ARCHIVE_KEEP_IP_DAYS = env_int("ARCHIVE_KEEP_IP_DAYS", 30)
 # Admin login: this many failed attempts for one username from one client IP (4× as many from one IP over
 # any usernames) within the window → 429. See archive/loginlimit.py.

@@ -25,6 +25,7 @@ archive_patterns = [
     path("comments/forget/", mail_views.forget, name="forget"),
     path("comments/forget/<str:token>/", mail_views.forget_confirm, name="forget-confirm"),
     path("avatars/<str:digest>.svg", views.avatar, name="avatar"),
+    path("avatars/gravatar/<str:token>/", views.gravatar, name="gravatar"),
     path("comments/preview/", views.reply_preview, name="reply-preview"),
     path("comments/<int:pk>/edit/", views.edit_reply, name="reply-edit"),
     path("comments/<int:pk>/delete/", views.delete_reply, name="reply-delete"),

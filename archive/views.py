@@ -317,6 +317,18 @@ def avatar(request: HttpRequest, digest: str) -> HttpResponse:
     return response
 
 
+@csrf_exempt
+@require_safe
+def gravatar(request: HttpRequest, token: str) -> HttpResponse:
+    """The Gravatar proxy (ARCHIVE_AVATARS=gravatar): a picture this site fetched, kept a day."""
+    picture = avatars.gravatar_picture(token) if settings.ARCHIVE_AVATARS == "gravatar" else None
+    if picture is None:
+        raise Http404("No such avatar")
+    response = HttpResponse(picture.body, content_type=picture.content_type)
+    response["Cache-Control"] = f"public, max-age={avatars.GRAVATAR_SECONDS}"
+    return response
+
+
 def xml_answer(message: str | None = None, status: int = 200) -> HttpResponse:
     return HttpResponse(trackback.response_xml(message), content_type="text/xml; charset=utf-8", status=status)
 

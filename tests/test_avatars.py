@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from archive import avatars
+from tests.ping_helpers import SourceSite
 from tests.replyhelpers import make_comment, parse
 
 
@@ -53,3 +54,58 @@ def test_no_query_per_avatar(post, count, django_assert_max_num_queries, setting
         make_comment(post, email=f"reader{n}@example.org")
     with django_assert_max_num_queries(5):
         assert Client().get(post.get_absolute_url()).status_code == 200
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # the bytes are passed through, not decoded
+
+
+@pytest.fixture
+def gravatar(settings):
+    """A stand-in for Gravatar on 127.0.0.1: one picture, 404 (d=404) for every other hash."""
+    with SourceSite() as site:
+        settings.ARCHIVE_AVATARS = "gravatar"
+        settings.ARCHIVE_GRAVATAR_URL = site.url("/avatar/")
+        settings.ARCHIVE_FETCH_ALLOW_PRIVATE = True
+        yield site
+
+
+def test_gravatar_is_fetched_by_this_site_once_and_served_from_here(post, gravatar):
+    email = "ada@example.org"
+    known = hashlib.md5(email.encode(), usedforsecurity=False).hexdigest()
+    gravatar.page(f"/avatar/{known}", PNG, content_type="image/png")
+    comment = make_comment(post, author="Ada", email=email)
+    page = Client().get(post.get_absolute_url())
+    src = parse(page.content).one("li", id=f"comment-{comment.pk}").one("img").get("src")
+    assert src.startswith("/avatars/gravatar/") and "gravatar.com" not in page.content.decode()
+    assert "img-src 'self'" in page["Content-Security-Policy"]
+    for _ in range(2):
+        picture = Client().get(src)
+        assert picture.status_code == 200 and picture.content == PNG
+        assert picture["Content-Type"] == "image/png" and picture["Cache-Control"] == "public, max-age=86400"
+    fetched = [path for method, path, _ in gravatar.requests if method == "GET"]
+    assert fetched == [f"/avatar/{known}?s=96&d=404"]  # once: the second came from the cache
+
+
+def test_no_gravatar_or_no_answer_gives_the_generated_picture(post, gravatar):
+    for email in ("nobody@example.org", "brian@example.org"):
+        make_comment(post, author="B", email=email)
+    gravatar.page("/avatar/" + hashlib.md5(b"brian@example.org", usedforsecurity=False).hexdigest(),
+                  b"<html>not a picture</html>")  # fmt: skip
+    srcs = [img.get("src") for img in parse(Client().get(post.get_absolute_url()).content).find_all("img")]
+    assert len(srcs) == 2
+    for src in srcs:
+        picture = Client().get(src)
+        assert picture.status_code == 200 and picture["Content-Type"] == "image/svg+xml"
+        assert picture.content.startswith(b"<svg")
+    # Gravatar gone: a hash never fetched still gets a picture, never a 500.
+    gravatar.server.shutdown()
+    gravatar.server.server_close()
+    make_comment(post, author="C", email="carol@example.org")
+    last = parse(Client().get(post.get_absolute_url()).content).find_all("img")[-1].get("src")
+    assert Client().get(last).status_code == 200
+
+
+def test_the_proxy_fetches_only_hashes_this_site_signed(db, gravatar):
+    forged = "0" * 32 + ":notasignature"
+    assert Client().get(f"/avatars/gravatar/{forged}/").status_code == 404
+    assert gravatar.requests == []
