@@ -383,10 +383,26 @@ def squeeze(value: str) -> str:
     return "".join(ch for ch in value if ord(ch) > 0x20 and ch != "\x7f").lower()
 
 
+AVATAR_ATTRIBUTES = {"class", "src", "alt", "width", "height", "loading"}
+
+
+def is_site_avatar(el: Element) -> bool:
+    """The avatar the thread shows beside a reply: an <img> of this site's /avatars/, nothing more."""
+    return (
+        el.tag == "img"
+        and "avatar" in (el.get("class") or "").split()
+        and (el.get("src") or "").startswith("/avatars/")
+        and {name for name, _ in el.attr_list} <= AVATAR_ATTRIBUTES
+    )
+
+
 def dangers(root: Element) -> list[str]:
-    """Everything in `root` that could run script, load something or restyle the page."""
+    """Everything in `root` that could run script, load something or restyle the page (the site's own
+    avatars apart)."""
     found = []
     for el in root.iter():
+        if is_site_avatar(el):
+            continue
         if el.tag in FORBIDDEN_ELEMENTS:
             found.append(f"<{el.tag}> element")
         for name, value in el.attr_list:
