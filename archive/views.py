@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import sys
 from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -388,5 +389,17 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return render(request, "404.html", status=404)
 
 
+DATABASE_DOWN = (OperationalError, InterfaceError)
+DATABASE_RETRY_SECONDS = 30
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    """500, or 503 with Retry-After while the database cannot be reached (a restart, a failover): the
+    reader is told to come back, in WordPress's words, and a reply's text is handed back, never lost. The
+    page reads nothing from the database; the next request connects again by itself."""
+    if isinstance(sys.exc_info()[1], DATABASE_DOWN):
+        text = request.POST.get("comment", "") if request.method == "POST" else ""
+        response = render(request, "503.html", {"text": text}, status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_SECONDS)
+        return response
     return render(request, "500.html", status=500)
