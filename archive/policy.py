@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -104,9 +104,25 @@ def check_flood(candidate: Candidate) -> None:
         same_sender |= Q(author_email__iexact=candidate.email)
     if not same_sender:
         return
+    queue_behind_same_sender(candidate)
     since = timezone.now() - timedelta(seconds=seconds)
     if Comment.objects.filter(same_sender, created_at__gte=since).exists():
         raise Rejected(FLOOD_MESSAGE, 429)
+
+
+def queue_behind_same_sender(candidate: Candidate) -> None:
+    """Make two responses of one sender, arriving at the same moment (through two servers, say), check the
+    flood window one after the other, so the second sees the first. SQLite needs nothing: its IMMEDIATE
+    transactions let one writer in at a time. PostgreSQL's READ COMMITTED would let both checks pass
+    before either stored its row, so the sender's IP and email are locked (transaction-level advisory
+    locks, in a fixed order: no deadlock) until the transaction ends."""
+    if connection.vendor != "postgresql":
+        return
+    senders = [f"ip:{candidate.ip_address}"] if candidate.ip_address else []
+    senders += [f"email:{candidate.email.lower()}"] if candidate.email else []
+    with connection.cursor() as cursor:
+        for sender in sorted(senders):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [sender])
 
 
 def matches_blocklist(candidate: Candidate) -> bool:

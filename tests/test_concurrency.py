@@ -180,6 +180,34 @@ def at_once(*actions: Callable[[], Response]) -> list[Response]:
     return answers
 
 
+@pytest.fixture(scope="module")
+def flood_server() -> Iterator[Server]:
+    # The test stands in for a proxy (127.0.0.1 trusted), so that each round is a sender of its own.
+    env = {**SERVER_ENV, "ARCHIVE_COMMENT_FLOOD_SECONDS": "60", "ARCHIVE_TRUSTED_PROXIES": "127.0.0.1/32"}
+    with Server(workers=WORKERS, env=env) as running:
+        yield running
+
+
+@pytest.mark.server
+def test_one_sender_at_the_same_moment_is_let_in_once(flood_server: Server) -> None:
+    """Five times, two different replies from one sender (one address, one email) released by one barrier,
+    on several worker processes: inside the flood window only one may be stored, the other gets 429 with its
+    text kept. (On PostgreSQL both checks would pass before either row is stored, but for the lock.)"""
+    post_id, _ = flood_server.first_post()
+    origin = {"Origin": flood_server.url, "Sec-Fetch-Site": "same-origin"}
+    for round_ in range(5):
+        sender = {**origin, "X-Forwarded-For": f"198.51.100.{round_ + 1}"}
+        email = f"hasty{round_}-{secrets.token_hex(3)}@example.org"
+        texts = [f"First of two {email}", f"Second of two {email}"]
+        answers = at_once(*(partial(Client(flood_server.url).post, "/comments/post/",
+                                    reply_fields(post_id, text, email=email), sender) for text in texts))  # fmt: skip
+        assert sorted(answer.status for answer in answers) == [302, 429], [describe(a)[:80] for a in answers]
+        refused = next(answer for answer in answers if answer.status == 429)
+        assert any(text in refused.text for text in texts)  # the refused reader's text is in the form again
+        stored = flood_server.query("SELECT count(*) FROM archive_comment WHERE author_email = %s", [email])
+        assert stored == [(1,)], f"round {round_}: {stored[0][0]} stored inside the flood window"
+
+
 @pytest.mark.server
 @pytest.mark.parametrize("kind", ["reply", "ping"])
 def test_identical_responses_at_the_same_moment_store_one(server: Server, kind: str) -> None:
