@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -52,7 +52,8 @@ def retry_delay(attempt: int, first: float | None = None) -> float:
     return (settings.ARCHIVE_FETCH_RETRY_SECONDS if first is None else first) * 2 ** (attempt - 1)
 
 
-def later(delay: float) -> object:
+def later(delay: float) -> datetime | None:
+    """When a task queued now with `delay` seconds may run (None: at once)."""
     return timezone.now() + timedelta(seconds=delay) if delay else None
 
 
