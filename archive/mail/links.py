@@ -34,13 +34,17 @@ def absolute(path: str) -> str:
     return settings.ARCHIVE_BASE_URL + path
 
 
-def _load(token: str, salt: str) -> object:
+def _load(token: str, salt: str, expected: type = object) -> object:
+    """What a link of ours signed under `salt`, if it is of the `expected` type; Expired or Invalid if not."""
     try:
-        return signing.loads(token, salt=salt, max_age=settings.ARCHIVE_MAIL_LINK_SECONDS)
+        value = signing.loads(token, salt=salt, max_age=settings.ARCHIVE_MAIL_LINK_SECONDS)
     except signing.SignatureExpired:
         raise Expired from None
     except signing.BadSignature:
         raise Invalid from None
+    if not isinstance(value, expected):
+        raise Invalid
+    return value
 
 
 def state(comment: Comment) -> str:
@@ -66,8 +70,8 @@ class Moderation:
 
 def moderation(token: str) -> Moderation:
     """The response and action a moderation link names; Invalid also when the response is gone."""
-    value = _load(token, MODERATE_SALT)
-    if not (isinstance(value, list) and len(value) == 3 and value[1] in ACTIONS and isinstance(value[0], int)):
+    value = _load(token, MODERATE_SALT, list)
+    if not (len(value) == 3 and value[1] in ACTIONS and isinstance(value[0], int)):
         raise Invalid
     comment = Comment.objects.select_related("post").filter(pk=value[0]).first()
     if comment is None:
@@ -80,10 +84,7 @@ def confirm_url(subscription_id: int) -> str:
 
 
 def confirmed_id(token: str) -> int:
-    value = _load(token, CONFIRM_SALT)
-    if not isinstance(value, int):
-        raise Invalid
-    return value
+    return _load(token, CONFIRM_SALT, int)
 
 
 def unsubscribe_url(key: str) -> str:
@@ -96,7 +97,4 @@ def forget_url(email: str) -> str:
 
 
 def forgotten_email(token: str) -> str:
-    value = _load(token, FORGET_SALT)
-    if not isinstance(value, str):
-        raise Invalid
-    return value
+    return _load(token, FORGET_SALT, str)
