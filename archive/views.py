@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -105,7 +105,6 @@ def post_page(
         reply_to = public_comment(post, form.value_of("comment_parent"))
         consent = bool(form.value_of(CONSENT_FIELD))
     own = readers.own_tokens(request)
-    since = edit_window_start()
     permalink = request.build_absolute_uri(post.get_absolute_url())
     context = {
         "post": post,
@@ -126,7 +125,7 @@ def post_page(
         "refused": status >= 400,
         "preview": preview,
         # The replies this reader may still edit: their own cookie names them (the page is private then).
-        "editable": {c.pk for c in threads.comments_of(thread_page) if c.editable_by(own, since)} if own else set(),
+        "editable": editable_replies(thread_page, own),
     }
     response = render(request, "archive/post.html", context, status=status)
     discovery.add_headers(response, request, post)
@@ -198,17 +197,24 @@ def reply(request: HttpRequest) -> HttpResponse:
                 notify.subscribe(comment, form.notify_scope)
     except policy.Rejected as refusal:
         return post_page(request, post, form=form, status=refusal.status, notice=refusal.message)
-    pending = readers.pending_tokens(request) | {comment.pending_token}  # "" (not held) names nothing
-    location = post.get_page_url(threads.page_of(comment, pending)) + f"#comment-{comment.pk}"
-    response = HttpResponseRedirect(location)
-    if comment.status == Comment.Status.PENDING:
-        readers.add_pending(request, response, comment.pending_token)
+    response = to_comment(request, comment)
     if comment.author_token and comment.status != Comment.Status.SPAM:
         readers.add_own(request, response, comment.author_token)
     if form.remember:
         readers.remember(response, candidate.author, candidate.email, candidate.url)
     else:
         readers.forget(response)
+    return response
+
+
+def to_comment(request: HttpRequest, comment: Comment) -> HttpResponseRedirect:
+    """Post/Redirect/Get after a reply is stored or edited: to its page and anchor, and, while it is held,
+    with its token added to the reader's cookie so that they still see it there."""
+    pending = readers.pending_tokens(request) | {comment.pending_token}  # "" (not held) names nothing
+    location = comment.post.get_page_url(threads.page_of(comment, pending)) + f"#comment-{comment.pk}"
+    response = HttpResponseRedirect(location)
+    if comment.status == Comment.Status.PENDING:
+        readers.add_pending(request, response, comment.pending_token)
     return response
 
 
@@ -238,8 +244,18 @@ def reply_preview(request: HttpRequest) -> HttpResponse:
     return HttpResponse(markup.render_comment(text.cleaned_data["comment"]), content_type="text/html; charset=utf-8")
 
 
-def edit_window_start():
+def edit_window_start() -> datetime:
+    """Replies written since then may still be edited by their authors."""
     return timezone.now() - timedelta(minutes=settings.ARCHIVE_EDIT_MINUTES)
+
+
+def editable_replies(thread_page: threads.ThreadPage, own: frozenset[str]) -> set[int]:
+    """The replies on this page that this reader may still edit (their cookie names them; the page is
+    private then). Readers without that cookie, nearly all, cost nothing here."""
+    if not own:
+        return set()
+    since = edit_window_start()
+    return {c.pk for c in threads.comments_of(thread_page) if c.editable_by(own, since)}
 
 
 def own_reply(request: HttpRequest, pk: int) -> Comment | None:
@@ -252,15 +268,6 @@ def change_closed(request: HttpRequest, text: str = "") -> HttpResponse:
     """403: not this browser's reply, or its window has passed. Any text typed is handed back."""
     context = {"text": text, "minutes": settings.ARCHIVE_EDIT_MINUTES}
     return render(request, "archive/change_closed.html", context, status=403)
-
-
-def after_change(request: HttpRequest, comment: Comment) -> HttpResponse:
-    pending = readers.pending_tokens(request) | {comment.pending_token}
-    location = comment.post.get_page_url(threads.page_of(comment, pending)) + f"#comment-{comment.pk}"
-    response = HttpResponseRedirect(location)
-    if comment.status == Comment.Status.PENDING:
-        readers.add_pending(request, response, comment.pending_token)
-    return response
 
 
 @csrf_exempt  # the origin is checked instead, as for `reply`
@@ -279,7 +286,7 @@ def edit_reply(request: HttpRequest, pk: int) -> HttpResponse:
         form = CommentTextForm(request.POST)
         if form.is_valid():
             try:
-                return after_change(request, policy.revise(comment, form.cleaned_data["comment"]))
+                return to_comment(request, policy.revise(comment, form.cleaned_data["comment"]))
             except policy.Rejected as refusal:
                 notice, status = refusal.message, refusal.status
         else:
