@@ -168,12 +168,12 @@ def page_of(comment: Comment, pending_tokens: frozenset[str] = frozenset()) -> i
     """The comment page holding `comment`, or None when that is the newest page (the permalink itself)."""
     root = comment.thread or comment
     top_level = Comment.objects.filter(post_id=comment.post_id, parent=None)
-    shown = top_level.visible_to(pending_tokens) | top_level.filter(pk=root.pk)
     # A new thread, the usual case, is on the newest page: one index range finds nothing shown after it.
     # (Ties in time count as after here, so they take the exact way below.)
     newer = top_level.filter(created_at__gte=root.created_at).exclude(pk=root.pk)
     if not newer.visible_to(pending_tokens).exists():
         return None
+    shown = top_level.visible_to(pending_tokens) | top_level.filter(pk=root.pk)
     before = shown.filter(Q(created_at__lt=root.created_at) | Q(created_at=root.created_at, id__lt=root.pk))
     number = before.count() // per_page() + 1
     total = shown.count()
