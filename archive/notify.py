@@ -15,7 +15,7 @@ archive/mail/messages.py and sent by archive/tasks.py, never during a request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -82,14 +82,19 @@ def is_public_and_concerned(subscription: Subscription, response: Comment) -> bo
     return response.is_public and concerned(response).filter(pk=subscription.pk).exists()
 
 
+def links_alive_since() -> datetime:
+    """Links in mails sent since then still work (ARCHIVE_MAIL_LINK_SECONDS): a confirmation asked for
+    earlier can no longer be given."""
+    return timezone.now() - timedelta(seconds=settings.ARCHIVE_MAIL_LINK_SECONDS)
+
+
 def subscribe(comment: Comment, scope: str) -> Subscription | None:
     """The box on the form was ticked: an unconfirmed subscription for the comment's author, or None when
     there is no address, the comment is spam, or the address has too many unconfirmed ones already."""
     email = comment.author_email.lower()
     if not email or comment.status in (Comment.Status.SPAM, Comment.Status.TRASH):
         return None
-    since = timezone.now() - timedelta(seconds=settings.ARCHIVE_MAIL_LINK_SECONDS)
-    waiting = Subscription.objects.filter(email=email, confirmed_at=None, created_at__gte=since)
+    waiting = Subscription.objects.filter(email=email, confirmed_at=None, created_at__gte=links_alive_since())
     if waiting.count() >= MAX_UNCONFIRMED:
         return None
     return Subscription.objects.create(post_id=comment.post_id, comment=comment, email=email, scope=scope)
@@ -117,5 +122,4 @@ def forget(email: str) -> int:
 
 def erase_stale() -> int:
     """Delete subscriptions never confirmed while their link lived; how many went (erase_commenter_data)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.ARCHIVE_MAIL_LINK_SECONDS)
-    return Subscription.objects.filter(confirmed_at=None, created_at__lt=cutoff).delete()[0]
+    return Subscription.objects.filter(confirmed_at=None, created_at__lt=links_alive_since()).delete()[0]
