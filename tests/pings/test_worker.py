@@ -4,6 +4,7 @@ one database, as `make run` (honcho with the Procfile) starts them. Sources are 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -77,6 +78,32 @@ def test_a_task_interrupted_by_sigkill_runs_again_after_restart(server):
             assert "requeued" in worker.output()
         finally:
             worker.stop(kill=True)
+
+
+def test_a_peer_still_running_takes_over_the_task_of_a_worker_killed_mid_task(server):
+    gate = threading.Event()
+    with SourceSite() as site:
+        _, slug = server.first_post()
+        site.page("/orphan", html_linking_to(f"{server.url}/{slug}/", title="Taken over"), gate=gate)
+        workers = [Worker(server, env={"ARCHIVE_TASK_RECOVER_SECONDS": "0.5"}) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        try:
+            send_mention(server, source := site.url("/orphan"))
+            wait_until(lambda: site.gets("/orphan") == 1, what="a worker to start fetching")
+            [(claimed,)] = server.query("SELECT worker_ids FROM django_tasks_database_dbtaskresult "
+                                        "WHERE status = 'RUNNING'")  # fmt: skip
+            ids = claimed if isinstance(claimed, list) else json.loads(claimed)  # PostgreSQL's JSON, or text
+            pid = int(ids[-1].split(":")[1])
+            victim = next(worker for worker in workers if worker.proc.pid == pid)
+            victim.stop(kill=True)  # mid-task; the peer is never restarted
+            gate.set()
+            wait_until(lambda: mentions(server, source) == [("approved",)], what="the peer to run the task")
+            assert site.gets("/orphan") == 2  # fetched once by the dead worker, once by the peer
+            assert "RUNNING" not in task_statuses(server)
+        finally:
+            for worker in workers:
+                worker.stop(kill=True)
 
 
 def test_failed_fetches_retry_with_backoff_then_give_up_visibly(server):
