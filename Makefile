@@ -7,7 +7,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 export DJANGO_SETTINGS_MODULE := archive.settings
 
-.PHONY: run dev test lint bench install system-deps migrate
+.PHONY: run dev cluster test lint bench install system-deps migrate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 run: migrate
 	$(BIN)/python manage.py check
 	HOST=$(HOST) WORKERS=$(WORKERS) exec $(BIN)/honcho start --no-colour --port $(PORT)
+
+# Several servers on one machine, as they would run on several (deploy/cluster.py): PostgreSQL, Redis, two
+# app servers, two task workers, nginx on $(PORT). Ctrl-C stops them all.
+cluster: install system-deps
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	PORT=$(PORT) exec $(BIN)/python deploy/cluster.py
 
 dev: migrate
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
