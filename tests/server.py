@@ -25,6 +25,8 @@ client on the wire sees: real cookies, real redirects, real status codes.
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.client
 import http.cookiejar
 import os
 import re
@@ -376,17 +378,29 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # a 3xx is an answer to look at, not to follow
 
 
+class _FromAddress(urllib.request.HTTPHandler):
+    def __init__(self, address: str):
+        super().__init__()
+        self.address = address
+
+    def http_open(self, request: urllib.request.Request):
+        connect = functools.partial(http.client.HTTPConnection, source_address=(self.address, 0))
+        return self.do_open(connect, request)
+
+
 class Client:
     """One visitor: a cookie jar, no proxies, redirects returned rather than followed, every status
     returned rather than raised. Not shared between threads: give each thread its own."""
 
-    def __init__(self, base_url: str, timeout: float = 60.0):
+    def __init__(self, base_url: str, timeout: float = 60.0, source: str | None = None):
+        """`source`: the loopback address to connect from (127.0.0.2, …), so that readers differ by address."""
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect()
-        )
+        handlers = [urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect()]
+        if source:
+            handlers.append(_FromAddress(source))
+        self.opener = urllib.request.build_opener(*handlers)
 
     def request(
         self,
@@ -417,11 +431,11 @@ class Client:
     def cookie(self, name: str) -> str | None:
         return next((c.value for c in self.cookies if c.name == name), None)
 
-    def post_reply(self, page: str, fields: Mapping[str, str]) -> Response:
+    def post_reply(self, page: str, fields: Mapping[str, str], headers: Mapping[str, str] | None = None) -> Response:
         """Submit the reply form of `page` as a browser would: saying it comes from this site's own page."""
         origin = urllib.parse.urlsplit(self.base_url)._replace(path="").geturl()
-        headers = {"Origin": origin, "Sec-Fetch-Site": "same-origin", "Referer": self.base_url + page}
-        return self.post("/comments/post/", dict(fields), headers)
+        sent = {"Origin": origin, "Sec-Fetch-Site": "same-origin", "Referer": self.base_url + page, **(headers or {})}
+        return self.post("/comments/post/", dict(fields), sent)
 
     def post_trackback(self, slug: str, fields: Mapping[str, str]) -> Response:
         """Send a TrackBack ping (form-encoded url, title, excerpt, blog_name; no CSRF, as the protocol)."""
