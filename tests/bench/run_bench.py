@@ -5,7 +5,8 @@ cache; (b) the same, cookieless If-None-Match (304); (c) article page, page cach
 unique bodies (moderation open, flood off); (e) TrackBack POSTs; (f) the same article bytes as a static
 file from nginx — the physical reference every figure is compared with, in the same run; (g) nginx with
 the shipped deploy/nginx/ config in front of the app, article; Webmentions verified per second by the task
-worker (one and two workers). Reads use plain wrk (a Lua script costs wrk
+worker (one and two workers); (h) `make cluster` (nginx, two app servers, PostgreSQL, Redis), article with
+the page cache on and off. Reads use plain wrk (a Lua script costs wrk
 enough CPU to cap nginx at about half its rate); writes need a script for unique bodies. Then the server
 choice (granian vs gunicorn), the render time of a post with 10,000 public comments, and `import_seeds` on
 1,000 files. Prints Markdown tables.
@@ -35,7 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from tests.nginx import Nginx  # noqa: E402 (needs the repository on the path)
+from tests.cluster import Cluster  # noqa: E402 (needs the repository on the path)
+from tests.nginx import Nginx  # noqa: E402
 from tests.ping_helpers import SourceSite, Worker, html_linking_to, wait_until  # noqa: E402
 from tests.server import Client, Server  # noqa: E402
 from tests.wxrhelpers import write_generated_export  # noqa: E402
@@ -286,6 +288,26 @@ def import_blog(workdir: Path, posts: int = 10_000, comments: int = 10) -> tuple
     return seconds, usage.ru_maxrss / 1024, export.stat().st_size / 1e6  # ru_maxrss is in KB on Linux
 
 
+def cluster_reads(workdir: Path) -> list[Result]:
+    """`make cluster` as it runs (deploy/cluster.py: nginx before two app servers of one worker each, on
+    PostgreSQL and Redis), its article page with the page cache on, then off."""
+    results = []
+    for label, env in (("article", {}), ("page cache off", {"ARCHIVE_PAGE_CACHE": "0"})):
+        folder = workdir / f"cluster-{len(results)}"
+        folder.mkdir()
+        running = Cluster(folder, env)
+        running.start()
+        try:
+            _, slug = running.first_post()
+            url = f"{running.url()}/{slug}/"
+            fetch(url)
+            name = f"(h) nginx before two app servers on PostgreSQL and Redis, {label}"
+            results.append(wrk_read(name, url, pid=running.pid("app1")))
+        finally:
+            running.stop()
+    return results
+
+
 def table(results: list[Result], reference: Result) -> str:
     lines = [
         "| scenario | req/s | p50 ms | p99 ms | errors | server RSS MB | vs (f) |",
@@ -343,7 +365,7 @@ def main() -> int:
         os.chmod(docroot / "article.html", 0o644)
         with Nginx.static(docroot) as static:
             reference = wrk_read("(f) nginx, same bytes as a static file", f"{static.url}/article.html", pid=static.pid)
-        results += [reference, front_result]
+        results += [reference, front_result, *cluster_reads(workdir)]
 
         for kind, count in (("granian", 2), ("gunicorn", 4)):
             with server(kind, count, env) as (base, proc):
