@@ -57,18 +57,25 @@ class RedisServer:
         return redis.Redis(host="127.0.0.1", port=self.port, db=0, socket_timeout=10)
 
     def start(self) -> None:
+        """Start redis-server (again, on the same port after `kill`) and wait until it answers; when it does
+        not, everything is cleaned up and RuntimeError says why."""
         command = [BINARY, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                    "--dir", str(self.tmp), "--logfile", str(self.tmp / "redis.log")]  # fmt: skip
         self.proc = subprocess.Popen(command, cwd=self.tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        if not self._answers(within=10):
+            log_file = self.tmp / "redis.log"
+            log = log_file.read_text(errors="replace") if log_file.exists() else "(no log)"
+            self.close()
+            raise RuntimeError(f"redis-server did not come up: {log}")
+
+    def _answers(self, within: float) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline and self.proc.poll() is None:
             with contextlib.suppress(redis.exceptions.ConnectionError):
                 if self.client().ping():
-                    return
-            if self.proc.poll() is not None:
-                break
+                    return True
             time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not come up: {(self.tmp / 'redis.log').read_text(errors='replace')}")
+        return False
 
     def pause(self) -> None:
         self.proc.send_signal(signal.SIGSTOP)
@@ -92,11 +99,7 @@ class RedisServer:
 
     def __enter__(self) -> RedisServer:
         require_redis_server()
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
+        self.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:

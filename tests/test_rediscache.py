@@ -15,9 +15,11 @@ from django.core.cache import cache
 from django.test import Client
 
 from archive import pagecache
+from archive.pings import throttle
 from tests.redisserver import RedisServer
 from tests.server import Client as HttpClient
 from tests.server import Server, reply_fields
+from tests.test_mail import deliver, mail, post_form, smtp, subscribed  # noqa: F401 (fixtures: mail, smtp)
 
 UNAVAILABLE_LOG = "is unavailable ("
 RECOVERED_LOG = "caching resumes"
@@ -135,6 +137,33 @@ def test_healthz_says_503_while_redis_is_stopped(redis_cache, post):
     assert answer.status_code == 503
     assert answer.content == b"cache: TimeoutError\n"
     eventually(lambda: Client().get("/healthz").status_code == 200)
+
+
+def test_the_login_and_ping_limits_fail_open_while_redis_is_stopped(redis_cache, admin_user, settings):
+    settings.ARCHIVE_PINGS_PER_SENDER = 2
+    redis_cache.pause()
+    try:
+        attempts = [Client(REMOTE_ADDR="192.0.2.7").post("/admin/login/", {"username": "admin", "password": "no"})
+                    for _ in range(settings.ARCHIVE_LOGIN_MAX_FAILURES + 2)]  # fmt: skip
+        right = Client(REMOTE_ADDR="192.0.2.7").post("/admin/login/", {"username": "admin", "password": "password"})
+        pings = [throttle.allow("192.0.2.8") for _ in range(5)]
+    finally:
+        redis_cache.resume()
+    assert [a.status_code for a in attempts] == [200] * len(attempts)  # the form again: nothing counted
+    assert right.status_code == 302
+    assert pings == [True] * 5
+
+
+def test_forget_me_mails_go_out_while_redis_is_stopped(redis_cache, client, post, mail, run_tasks, settings):  # noqa: F811
+    subscribed(client, post, run_tasks, mail, settings)
+    redis_cache.pause()
+    try:
+        asked = post_form(Client(), "/comments/forget/", {"email": "ann@example.org"})
+    finally:
+        redis_cache.resume()
+    assert asked.status_code == 200 and b"is on its way" in asked.content
+    (forget,) = deliver(run_tasks, mail)
+    assert forget.rcpt_tos == ["ann@example.org"] and "/comments/forget/" in forget.body
 
 
 @pytest.mark.server
