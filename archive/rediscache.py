@@ -63,11 +63,14 @@ class Circuit:
         self.name = name
         self.lock = threading.Lock()
         self.down: str | None = None
+        self.failures = 0
         self.retry_at = 0.0
+        self.recovering: int | None = None  # the thread that found Redis back and is running `recovered`
         self.prober: threading.Thread | None = None
 
     def broke(self, error: Exception, probe: Callable[[], object]) -> None:
         with self.lock:
+            self.failures += 1
             self.retry_at = time.monotonic() + RETRY_SECONDS
             if self.down is None:
                 self.down = type(error).__name__
@@ -79,25 +82,36 @@ class Circuit:
 
     def closed(self, probe: Callable[[], object]) -> bool:
         """May this call go to Redis? Yes when it is up; while it is out, at most once per RETRY_SECONDS
-        one PING is sent, and when that answers the outage ends here (receivers of `recovered` first)."""
-        if self.down is None:
+        one thread sends one PING, and when that answers, the outage ends (`_recover`)."""
+        if self.down is None or self.recovering == threading.get_ident():
             return True
         with self.lock:
             if self.down is None:
                 return True
-            if time.monotonic() < self.retry_at:
+            if self.recovering is not None or time.monotonic() < self.retry_at:
                 return False
             self.retry_at = time.monotonic() + RETRY_SECONDS
+            self.recovering = threading.get_ident()
+        try:
+            return self._recover(probe)
+        finally:
+            self.recovering = None
+
+    def _recover(self, probe: Callable[[], object]) -> bool:
+        """The receivers of `recovered` run first: their calls go to Redis while every other thread still
+        sees the outage (so none reads what they are about to set right); if one of their calls fails,
+        Redis is still out."""
+        failures = self.failures
         try:
             probe()
         except UNAVAILABLE:
             return False
+        recovered.send(sender=Circuit, location=self.name)
         with self.lock:
-            if self.down is None:  # another thread ended the outage meanwhile
-                return True
+            if self.failures != failures:
+                return False
             logger.info("Redis at %s answers again after %s: caching resumes", self.name, self.down)
             self.down = None
-        recovered.send(sender=Circuit, location=self.name)
         return True
 
     def _probe_until_back(self, probe: Callable[[], object]) -> None:
