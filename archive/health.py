@@ -29,8 +29,8 @@ def problems() -> list[str]:
     try:
         probe, key = secrets.token_hex(8), "archive:healthz"
         cache.set(key, probe, timeout=30)
-        if cache.get(key) != probe:
-            found.append("cache: a value set was not read back")
+        if cache.get(key) != probe:  # a cache that holds nothing while it is out (rediscache) says why
+            found.append(f"cache: {getattr(cache, 'unavailable', None) or 'a value set was not read back'}")
     except Exception as exc:
         found.append(f"cache: {type(exc).__name__}")
     return found

@@ -31,6 +31,12 @@ Clearing: a cache cannot list its keys, so each count's key includes generations
 address, of the username) and clearing moves a generation on; the counts left behind expire unread.
 
 The client IP is the one `clientip` gives, as for comments: behind a trusted proxy, the reader's own.
+
+While the shared cache is out (Redis gone: archive/rediscache.py holds nothing meanwhile) the brake fails
+open: nothing is counted, every attempt gets its password checked. Failing closed would lock the moderator
+out of the admin for as long as Redis is down, which is when they most need in; what a guesser gains is the
+outage's length of unthrottled tries against passwords Django's validators already made hard, and /healthz
+answering 503 meanwhile tells the operator something is wrong.
 """
 
 from __future__ import annotations

@@ -22,6 +22,14 @@ Where the version lives, read on every hit:
 - Several machines (Redis, Memcached or the database as the cache): a key in that shared cache, the one
   place every server sees. A hit then costs one round trip to the cache.
 
+When Redis goes away (archive/rediscache.py), the cache holds nothing: the version reads as missing, each
+request makes up a fresh one that is stored nowhere, and every page is rendered, answered and stored
+nowhere either (this process's own copy is kept under that made-up version, which nobody asks for again:
+one small dictionary cleared per request, no more). An invalidation made meanwhile is lost, and a Redis that
+kept its data (stopped, or cut off) would answer with the version from before, whose pages are stale. So
+every process that saw Redis fail moves the version on as soon as Redis answers again, before it reads any
+page from it (`after_outage`).
+
 nginx in front (deploy/nginx/): on one machine every stored page is also written, atomically, to
 ARCHIVE_PAGE_DIR/<version>/<scheme>/<host><path>, with the page's Last-Modified as its mtime; nginx
 answers those files itself (WP Super Cache's expert mode) and passes everything else to the app.
@@ -42,12 +50,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control
 from django.utils.http import http_date, parse_http_date_safe
 
-from . import readers
+from . import readers, rediscache
 
 VERSION_KEY = "archive:pages:version"
 SHARED_BACKENDS = ("redis", "memcache", "DatabaseCache")
@@ -147,6 +156,14 @@ def is_shared_cache() -> bool:
 versions: LocalVersion | SharedVersion = (
     SharedVersion() if is_shared_cache() else LocalVersion(Path(settings.ARCHIVE_PAGE_DIR))
 )
+
+
+@receiver(rediscache.recovered)
+def after_outage(**kwargs: object) -> None:
+    """Redis answers again after this process saw it fail: an invalidation this process made meanwhile was
+    not written, so nothing Redis still holds under the old version may be served (module docstring)."""
+    if isinstance(versions, SharedVersion):
+        versions.move_on()
 
 
 def current_version() -> str:

@@ -136,11 +136,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ----------------------------------------------------------------------------------------------
 # File-based by default so that every worker of the production server sees the same page cache and the
 # same invalidation; CACHE_URL=redis://… for several machines, locmem:// for a single process.
+# Redis through archive.rediscache: Django's own Redis cache, but one that holds nothing while Redis is away
+# instead of raising (pages render uncached, replies post), with short socket timeouts.
 CACHES = {
     "default": django_cache_url.parse(
         os.environ.get("CACHE_URL") or f"file://{BASE_DIR / '.cache' / 'django'}"
     )
 }
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "archive.rediscache.RedisCache"
 ARCHIVE_PAGE_CACHE = env_bool("ARCHIVE_PAGE_CACHE", True)
 ARCHIVE_PAGE_CACHE_SECONDS = env_int("ARCHIVE_PAGE_CACHE_SECONDS", 24 * 3600)
 # One machine: the page-cache version (a symlink) and the page files nginx serves (archive/pagecache.py).

@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / ".ci" / "system-deps.sh"
 # What the script looks for, so that the test runs it only where it has nothing to install.
-COMMANDS = ("chromium", "java", "wrk", "nginx", "fc-list")
+COMMANDS = ("chromium", "java", "wrk", "nginx", "redis-server", "fc-list")
 POSTGRES = Path("/usr/lib/postgresql/15/bin/postgres")
 MANY_FONTS = 1500  # fc-list then writes ~75 KB, more than a pipe holds: a reader that stops early cuts it off
 

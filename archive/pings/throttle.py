@@ -1,7 +1,10 @@
 """How often one sender may ping: ARCHIVE_PINGS_PER_SENDER pings per ARCHIVE_PINGS_WINDOW_SECONDS from one
 client address, counted in Django's shared cache (as the admin login's brake is). Each accepted ping costs
 us a fetch of a page the sender chose, so this is what keeps a flood of pings from turning the archive
-into a reflector that hammers someone else's site. A fixed window: it starts at the sender's first ping."""
+into a reflector that hammers someone else's site. A fixed window: it starts at the sender's first ping.
+While the shared cache is out nothing is counted and pings are let through, as the login brake lets
+attempts through (archive/loginlimit.py): refusing them would drop every ping of the outage (senders seldom
+retry), and each fetch keeps its own deadline and size cap (pings/fetch.py)."""
 
 from __future__ import annotations
 
