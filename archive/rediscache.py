@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 import redis
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.cache.backends.redis import RedisCacheClient
 from django.dispatch import Signal
 
 logger = logging.getLogger(__name__)
@@ -157,6 +158,23 @@ def not_found(key: str, *args: object, **kwargs: object) -> int:
     raise ValueError(f"Key {key!r} not found (Redis is unavailable).")  # what incr() says of a missing key
 
 
+class ReusedClient(RedisCacheClient):
+    """Django's Redis client, keeping one `redis.Redis` per connection pool: Django's makes a new one for
+    every call, which cost more than the round trip itself (about 150 µs of a 250 µs `get`), and the page
+    cache reads the version on every request. A `redis.Redis` is safe to share between threads."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, redis.Redis] = {}
+
+    def get_client(self, key: str | None = None, *, write: bool = False) -> redis.Redis:
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
+
 class RedisCache(DjangoRedisCache):
     """Django's Redis cache that holds nothing while Redis is unavailable; see the module docstring.
 
@@ -169,6 +187,7 @@ class RedisCache(DjangoRedisCache):
 
     def __init__(self, server: str | list[str], params: dict[str, Any]):
         super().__init__(server, params)
+        self._class = ReusedClient
         from_url = {name.lower(): float(params[name]) for name in URL_OPTIONS if name in params}
         self._options = {**DEFAULT_OPTIONS, **from_url, **self._options}
         self.circuit = circuit_for(",".join(self._servers))
