@@ -144,8 +144,8 @@ class Cluster:
             shutil.chown(data, self.pg_user, self.pg_user)
             shutil.chown(self.password_file, self.pg_user, self.pg_user)
         subprocess.run(
-            [PG_BIN / "initdb", "-D", data, "-U", "archive", f"--pwfile={self.password_file}", "--auth-host=scram-sha-256",
-             "--auth-local=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
+            [PG_BIN / "initdb", "-D", data, "-U", "archive", f"--pwfile={self.password_file}",
+             "--auth-host=scram-sha-256", "--auth-local=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
             user=self.pg_user, check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
         return Service(
