@@ -66,7 +66,7 @@ def verify_mention(mention: dict, attempt: int = 1) -> str:
     """Verify one queued Pingback or Webmention (archive.pings.verification) and say what happened."""
     queued = verification.Mention(**mention)
     try:
-        return str(verification.verify(queued))
+        return str(verification.verify(queued, host_wait=verification.HOST_WAIT_SECONDS))
     except verification.HostBusy as busy:
         queue_verification(queued, attempt, delay=settings.ARCHIVE_FETCH_DEADLINE_SECONDS)
         return f"deferred: another fetch from {busy} is under way"

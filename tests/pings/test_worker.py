@@ -106,6 +106,21 @@ def test_a_peer_still_running_takes_over_the_task_of_a_worker_killed_mid_task(se
                 worker.stop(kill=True)
 
 
+def test_two_workers_on_one_source_host_take_turns_instead_of_sending_tasks_back(server):
+    with SourceSite() as site:
+        _, slug = server.first_post()
+        sources = [site.page(f"/turn-{n}", html_linking_to(f"{server.url}/{slug}/"), delay=0.3) for n in range(2)]
+        for source in sources:  # both queued before the workers start, so each worker takes one at once
+            send_mention(server, source)
+        with Worker(server), Worker(server):
+            for source in sources:
+                wait_until(lambda source=source: mentions(server, source) == [("approved",)], what="both stored")
+        rows = server.query("SELECT args_kwargs, return_value FROM django_tasks_database_dbtaskresult")
+        results = [str(result) for args, result in rows if "/turn-" in str(args)]
+        assert len(results) == 2 and not [r for r in results if "deferred" in r]  # the second waited its turn
+        assert site.max_concurrent == 1  # and the host never saw two fetches at once
+
+
 def test_failed_fetches_retry_with_backoff_then_give_up_visibly(server):
     with SourceSite() as site, Worker(server, env={"ARCHIVE_FETCH_ATTEMPTS": "3"}):
         source = site.page("/down", b"down for maintenance", status=503)
