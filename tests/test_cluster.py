@@ -305,7 +305,8 @@ def test_a_worker_killed_mid_task_has_its_task_run_once_by_the_other(cluster):
         wait_until(lambda: mention_status(cluster, source) == [("approved",)], what="the task to run on")
         assert site.gets("/held") == 2  # the killed worker's fetch, and the one that completed
     assert not cluster.query("SELECT 1 FROM django_tasks_database_dbtaskresult WHERE status = 'RUNNING'")
-    assert victim
+    wait_until(lambda: cluster.pid(victim) != pid and alive(cluster.pid(victim)),
+               what="the launcher to start the worker again")  # fmt: skip
 
 
 # --- Stopping ---------------------------------------------------------------------------------------------------
