@@ -166,7 +166,7 @@ def test_readers_behind_nginx_are_told_apart_and_a_forged_header_changes_nothing
     first = reply_id(two.post_reply(f"/{slug}/", reply(post_id, "From the second loopback address")))
     assert two.post_reply(f"/{slug}/", reply(post_id, "Too soon, from the same reader")).status == 429
     other = reply_id(three.post_reply(f"/{slug}/", reply(post_id, "Another reader, not held back")))
-    # Straight to an app server, not through nginx, claiming to be forwarded for the other reader.
+    # Straight to an app server, not through nginx, claiming to be forwarded for someone else.
     forger = Client(cluster.url("app1"), source="127.0.0.4")
     forged = reply_id(forger.post_reply(f"/{slug}/", reply(post_id, "Claiming to be someone else"),
                                         headers={"X-Forwarded-For": "127.0.0.99"}))  # fmt: skip
