@@ -238,6 +238,7 @@ class Cluster:
         }  # fmt: skip
         temporary = Path(f"{path}.tmp")
         temporary.write_text(json.dumps(state, indent=2))
+        temporary.chmod(0o600)  # it holds the database password and the secret key
         temporary.replace(path)
 
     def supervise(self) -> None:
