@@ -165,14 +165,13 @@ class ReusedClient(RedisCacheClient):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._clients: dict[int, redis.Redis] = {}
+        self._clients: dict[redis.ConnectionPool, redis.Redis] = {}
 
     def get_client(self, key: str | None = None, *, write: bool = False) -> redis.Redis:
         pool = self._get_connection_pool(write)
-        client = self._clients.get(id(pool))
-        if client is None:
-            client = self._clients[id(pool)] = self._client(connection_pool=pool)
-        return client
+        if pool not in self._clients:
+            self._clients[pool] = self._client(connection_pool=pool)
+        return self._clients[pool]
 
 
 class RedisCache(DjangoRedisCache):
