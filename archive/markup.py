@@ -40,6 +40,10 @@ ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 LINK_REL = "nofollow ugc"
 LINK_PATTERN = re.compile(r"<a\s[^>]*href=", re.IGNORECASE)
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+# What makes html5lib change a text: markup, entities, and the C0 controls it rewrites or drops (CR among
+# them) — tab and newline excepted. Text without any is its own plain text (tests/test_markup.py tries every
+# code point).
+NOT_PLAIN = re.compile(r"[<&\x00-\x08\x0b-\x1f]")
 # Bare URLs are linked as WordPress's make_clickable links them: what starts with http(s):// or www.
 # bleach's own URL and email patterns backtrack quadratically on long runs such as "a.b-c_a.b-c_…" or
 # "((((…" (minutes for one 64 KB reply); this one starts only where a word starts and is bounded.
@@ -170,6 +174,8 @@ def count_bare_links(text: str) -> int:
 def plain_text(fragment: str) -> str:
     """The text of a fragment of untrusted HTML: tags (and what script/style hold) dropped, then entities
     decoded, so `Putin&#8217;s <b>war</b>` becomes `Putin’s war`. Escape it again on output."""
+    if not NOT_PLAIN.search(fragment):
+        return fragment  # what the parser would give back unchanged, without parsing (most pings' fields)
     without_code = SCRIPT_OR_STYLE.sub("", fragment)
     return html.unescape(bleach.clean(without_code, tags=set(), strip=True, strip_comments=True))
 
