@@ -93,7 +93,7 @@ def queue_mail(mail: notify.Mail, attempt: int = 1, delay: float = 0) -> None:
 @task()
 def announce(comment_id: int, event: str) -> str:
     """Queue every mail that a response stored or published calls for (archive.notify)."""
-    comment = Comment.objects.select_related("post").filter(pk=comment_id).first()
+    comment = Comment.objects.select_related("post").get_or_none(pk=comment_id)
     mails = notify.mails_for(comment, event) if comment else []
     for mail in mails:
         queue_mail(mail)

@@ -51,7 +51,7 @@ def find_post(target: str, our_host: str) -> Post:
         raise TargetError("The target is not a post of this site.") from None
     if match.view_name not in POST_VIEWS:
         raise TargetError("The target is not a post of this site.")
-    post = Post.objects.without_original().filter(slug=match.kwargs["slug"]).first()
+    post = Post.objects.without_original().get_or_none(slug=match.kwargs["slug"])
     if post is None:
         raise TargetError("There is no post at the target URL.", unknown=True)
     return post

@@ -141,7 +141,7 @@ def replied_to(post: Post, target: str, found: sources.Source) -> Comment | None
     match = COMMENT_FRAGMENT.fullmatch(urlsplit(target).fragment)
     if found.mention_type != Comment.MentionType.REPLY or match is None:
         return None
-    return Comment.objects.public().filter(post=post, pk=int(match.group(1))).first()
+    return Comment.objects.public().get_or_none(post=post, pk=int(match.group(1)))
 
 
 def candidate(mention: Mention, post: Post, found: sources.Source) -> policy.Candidate:
@@ -174,7 +174,7 @@ def update(stored: Comment, new: policy.Candidate) -> Outcome:
 def verify(mention: Mention, host_wait: float = 0) -> Outcome:
     """Fetch, read and store one mention; returns what happened, for the task's result. `host_wait`: how
     long to wait for another fetch from the source's host to end (none during a request)."""
-    post = Post.objects.without_original().filter(pk=mention.post_id).first()
+    post = Post.objects.without_original().get_or_none(pk=mention.post_id)
     if post is None:
         return Outcome(False, NO_TARGET, "dropped: the post is gone")
     try:
