@@ -202,9 +202,11 @@ def accept(candidate: Candidate) -> Comment:
     key = candidate.dedupe_key()
     content_html = "" if candidate.is_ping else markup.render_comment(candidate.content)
     parent = candidate.parent
+    # Before the transaction, which on SQLite holds the one write lock from its start: a copy that slips in
+    # meanwhile is still refused, by the unique constraint the check mirrors (comment_unique_outside_trash).
+    check_duplicate(candidate, key)
     try:
         with transaction.atomic():
-            check_duplicate(candidate, key)
             check_flood(candidate)  # spam too: a bot filling the trap must not store as fast as it likes
             status = moderation_status(candidate, content_html)
             return Comment.objects.create(
