@@ -81,7 +81,6 @@ FILE_SUFFIX = {  # the page file's name below a path ending in "/", by content t
     "application/rss+xml": "index.rss",
     "application/atom+xml": "index.atom",
     "application/xml": "index.xml",
-    "text/plain": "index.txt",
 }
 
 
