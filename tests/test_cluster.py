@@ -48,6 +48,7 @@ CLUSTER_ENV = {
 EMAILS = itertools.count()
 SENDERS = itertools.count(1)
 REPLY_ID = re.compile(r"#comment-(\d+)$")
+CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,11 @@ def cluster(tmp_path_factory):
 def reply(post_id: int, text: str) -> dict[str, str]:
     """A reply's fields from a commenter not seen before (the flood check also knows commenters by email)."""
     return reply_fields(post_id, text, email=f"reader-{next(EMAILS)}@example.com")
+
+
+def form_token(page) -> str:
+    """The CSRF token of an admin form (the admin keeps Django's token check)."""
+    return CSRF_TOKEN.search(page.text).group(1)
 
 
 def reply_id(answer) -> int:
@@ -119,7 +125,7 @@ def test_a_moderation_on_one_server_shows_on_the_other_with_one_session(cluster)
 
     moderator = Client(cluster.url("app2"))
     login = moderator.get("/admin/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+    token = form_token(login)
     answer = moderator.post("/admin/login/?next=/admin/", {"csrfmiddlewaretoken": token, "username": "moderator",
                                                             "password": CLUSTER_ENV["DJANGO_SUPERUSER_PASSWORD"]},
                             headers={"Referer": cluster.url("app2") + "/admin/login/"})  # fmt: skip
@@ -127,7 +133,7 @@ def test_a_moderation_on_one_server_shows_on_the_other_with_one_session(cluster)
     moderator.base_url = cluster.url("app1")  # the session made on the second server, used on the first
     changelist = moderator.get("/admin/archive/comment/")
     assert changelist.status == 200 and "moderator" in changelist.text
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', changelist.text).group(1)
+    token = form_token(changelist)
     moderator.base_url = cluster.url("app2")
     done = moderator.post("/admin/archive/comment/", {"csrfmiddlewaretoken": token, "action": "mark_approved",
                                                       "_selected_action": str(comment), "index": "0"},
@@ -151,8 +157,8 @@ def test_the_flood_window_holds_across_servers_and_keeps_the_text(cluster):
 def test_the_login_limit_counts_failures_on_both_servers(cluster):
     def attempt(which: str) -> int:
         client = Client(cluster.url(which), source="127.0.0.14")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/admin/login/").text)
-        return client.post("/admin/login/", {"csrfmiddlewaretoken": token.group(1), "username": "admin",
+        token = form_token(client.get("/admin/login/"))
+        return client.post("/admin/login/", {"csrfmiddlewaretoken": token, "username": "admin",
                                              "password": "wrong"},
                            headers={"Referer": cluster.url(which) + "/admin/login/"}).status  # fmt: skip
 
