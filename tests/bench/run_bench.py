@@ -331,14 +331,14 @@ def issue_time_checkout(workdir: Path) -> Path:
     return folder
 
 
-def one_round(root: Path, workdir: Path, scenario: str, workers: int) -> float:
+def one_round(root: Path, workdir: Path, scenario: str, kind: str, workers: int) -> float:
     """One scenario on a fresh database, served from `root`: requests per second (errors fail the bench)."""
     folder = Path(tempfile.mkdtemp(dir=workdir))
     env = environment(folder, ARCHIVE_PAGE_CACHE="0" if scenario == "(c)" else "1")
     manage(env, "migrate", "--noinput", root=root)
     manage(env, "import_seeds", str(SEED), root=root)
     script = root / "tests" / "bench" / "wrk_report.lua"
-    with server("granian", workers, env, root=root) as (base, _):
+    with server(kind, workers, env, root=root) as (base, _):
         with closing(sqlite3.connect(folder / "bench.sqlite3")) as db:
             post_id, slug = db.execute("SELECT id, slug FROM archive_post ORDER BY id LIMIT 1").fetchone()
         if scenario == "(c)":
@@ -354,15 +354,15 @@ def one_round(root: Path, workdir: Path, scenario: str, workers: int) -> float:
     return result.rps
 
 
-def against_issue_time(workdir: Path, workers: int) -> list[tuple[str, float, float]]:
+def against_issue_time(workdir: Path, kind: str, workers: int) -> list[tuple[str, float, float]]:
     """(c), (d), (e) from the issue-time code and from today's, taking turns, ROUNDS each: the medians."""
     then_root = issue_time_checkout(workdir)
     rows = []
     for scenario in ISSUE_TIME_TARGETS:
         then, now = [], []
         for _ in range(ROUNDS):
-            then.append(one_round(then_root, workdir, scenario, workers))
-            now.append(one_round(ROOT, workdir, scenario, workers))
+            then.append(one_round(then_root, workdir, scenario, kind, workers))
+            now.append(one_round(ROOT, workdir, scenario, kind, workers))
         rows.append((scenario, statistics.median(then), statistics.median(now)))
     return rows
 
@@ -453,7 +453,7 @@ def main() -> int:
         seconds = import_thousand(workdir)
         blog_seconds, blog_rss, blog_mb = import_blog(workdir)
         verified = {workers: mentions_verified_per_second(workers) for workers in (1, 2)}
-        then_and_now = against_issue_time(workdir, workers)
+        then_and_now = against_issue_time(workdir, winner, workers)
 
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         print(f"\n### `make bench` — {time.strftime('%Y-%m-%d')}, {machine}, server: {winner} × {workers} workers\n")
